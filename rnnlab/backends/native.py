@@ -1,0 +1,71 @@
+"""The native backend: torch's own fused recurrent kernels (ATen/oneDNN on the CPU, cuDNN on the GPU).
+
+It exists so that rnnlab's default is never slower than torch.nn. It runs a layer when:
+1. the cell is one torch has: RNN (tanh or relu), LSTM (with or without projection), GRU with
+   reset_after=True;
+2. the dtype is one torch's kernels take on that device (float32/float64 on the CPU; float16,
+   bfloat16, float32, float64 on CUDA).
+Padded batches with `lengths` run as a PackedSequence; sequences of length 0 (which torch rejects)
+run as length 1 and then take back their initial state and zero outputs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, _VF
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+if TYPE_CHECKING:
+    from rnnlab.layers.base import RecurrentLayer
+
+_KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
+_DTYPES = {
+    "cpu": (torch.float32, torch.float64),
+    "cuda": (torch.float16, torch.bfloat16, torch.float32, torch.float64),
+}
+
+
+def unsupported_reason(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> str | None:
+    """Why this backend cannot run `layer` on `xs`, or None when it can."""
+    if not getattr(layer, "reset_after", True):
+        return "torch has no GRU with reset_after=False (the form of Cho et al. 2014)"
+    if xs.dtype not in _DTYPES.get(xs.device.type, ()):
+        return f"torch's fused kernels do not take {xs.dtype} on {xs.device.type}"
+    return None
+
+
+def run(layer: RecurrentLayer, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
+    """Runs the whole layer (all layers and directions) in one call to torch's kernel.
+
+    Args:
+        xs: (T, B, F) time-major inputs.
+        initial: the initial state tensors, each (L*D, B, ·).
+        lengths: (B,) or None.
+
+    Returns:
+        outputs (T, B, D*P) and the final state tensors, each (L*D, B, ·).
+    """
+    kernel = _KERNELS[layer.mode]
+    options = (layer.bias, layer.num_layers, layer.dropout, layer.training, layer.bidirectional)
+    if lengths is None:
+        ys, *final = kernel(xs, _hx(layer, initial), layer._flat_weights, *options, False)
+        return ys, tuple(final)
+
+    empty = lengths == 0
+    packed = pack_padded_sequence(xs, lengths.clamp(min=1).cpu(), enforce_sorted=False)
+    sorted_initial = tuple(t.index_select(1, packed.sorted_indices) for t in initial)
+    data, *final = kernel(packed.data, packed.batch_sizes, _hx(layer, sorted_initial), layer._flat_weights, *options)
+    output = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    ys, _ = pad_packed_sequence(output, total_length=xs.shape[0])  # back in the caller's batch order
+    final = tuple(t.index_select(1, packed.unsorted_indices) for t in final)
+    if bool(empty.any()):
+        ys = torch.where(empty.unsqueeze(-1), ys.new_zeros(()), ys)  # (T, B, ·)
+        final = tuple(torch.where(empty.unsqueeze(-1), h0, h) for h0, h in zip(initial, final))
+    return ys, final
+
+
+def _hx(layer: RecurrentLayer, initial: tuple[Tensor, ...]):
+    tensors = tuple(t.contiguous() for t in initial)  # a learned initial state arrives expanded
+    return tensors if layer.mode == "LSTM" else tensors[0]

@@ -1,0 +1,135 @@
+"""The reference backend: the time loop over a cell's equations, and backpropagation through time by hand.
+
+This is the oracle every other backend is tested against. `scan` runs one direction of one layer;
+stacking and the two directions are compositions of it (`rnnlab.layers.compose`).
+
+BPTT (`_BPTT`): the forward pass projects the whole input sequence in one matrix product
+(W_ih x_t + b_ih for every t), then steps the cell, keeping every state and gate. The backward
+pass walks the steps in reverse, calling the cell's `backward_step` (the derivative of one step,
+written out in each cell), and carries the state gradient from step t to step t - 1. Parameter
+gradients are not accumulated step by step: they are whole-sequence matrix products at the end,
+Σ_t (∂L/∂z_t)ᵀ x_t as one (G*H, T*B) @ (T*B, F) product, which is what makes the loop fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from rnnlab.cells.base import Cell, Trace, state_tensors
+
+
+def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, reverse: bool = False):
+    """Runs `cell` over the time axis. Equivalent to calling the cell once per step.
+
+    Args:
+        cell: any `Cell`; one with a `backward_step` gets the hand-written BPTT, any other is
+            differentiated by autograd through the loop.
+        xs: (T, B, F) inputs, time-major.
+        state: the initial state (its tensors (B, ·)).
+        lengths: (B,) int64 on xs's device, each in [0, T]; None means every sequence has T steps.
+            Past a sequence's end its outputs are zero and its state stops changing, so the final
+            state is the one at its last real step (the initial state for length 0).
+        reverse: run from each sequence's own last real step back to its first.
+
+    Returns:
+        outputs (T, B, P) and the final state.
+    """
+    mask = None
+    if lengths is not None:
+        mask = torch.arange(xs.shape[0], device=xs.device).unsqueeze(1) < lengths  # (T, B)
+        mask = mask.unsqueeze(-1)  # (T, B, 1)
+        xs = torch.where(mask, xs, xs.new_zeros(()))  # padding never influences anything, even NaN
+        if reverse:
+            xs = reverse_padded(xs, lengths)
+    elif reverse:
+        xs = xs.flip(0)
+    first_masked = xs.shape[0] if mask is None else int(lengths.min())  # steps before it are all valid
+    tensors = state_tensors(state)
+    weights = [getattr(cell, name) for name in cell.parameter_names()]
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (xs, *tensors, *weights))
+    if needs_grad and type(cell).backward_step is not Cell.backward_step:
+        ys, *final = _BPTT.apply(cell, mask, first_masked, len(tensors), xs, *tensors, *weights)
+        final_state = cell.state_from_tensors(tuple(final))
+    else:  # inference, or a cell without a hand-written backward: autograd follows the loop
+        ys, final_state, _, _ = _loop(cell, cell.project_input(xs), state, mask, first_masked, record=False)
+    if reverse:
+        ys = reverse_padded(ys, lengths) if lengths is not None else ys.flip(0)
+    return ys, final_state
+
+
+def reverse_padded(xs: Tensor, lengths: Tensor) -> Tensor:
+    """Reverses each sequence within its own length; padding stays where it is.
+
+    xs (T, B, ...) time-major; lengths (B,). Applying it twice gives xs back.
+    """
+    num_steps = xs.shape[0]
+    t = torch.arange(num_steps, device=xs.device).unsqueeze(1)  # (T, 1)
+    source = torch.where(t < lengths, lengths - 1 - t, t)  # (T, B)
+    index = source.reshape(num_steps, -1, *([1] * (xs.dim() - 2))).expand_as(xs)
+    return xs.gather(0, index)
+
+
+def _loop(cell: Cell, xw: Tensor, state: Any, mask: Tensor | None, first_masked: int, record: bool):
+    """Steps `cell` over the projected inputs xw (T, B, G*H); returns outputs, final state, and
+    (when `record`) every state and gate tuple."""
+    outputs, states, gates_seen = [], [state], []
+    for t in range(xw.shape[0]):
+        gates = cell.gates_projected(xw[t], state)
+        new_state = cell.update(gates, state)
+        if t >= first_masked:  # some sequence has ended: it keeps its state and outputs zeros
+            valid = mask[t]  # (B, 1)
+            new_state = cell.state_from_tensors(
+                tuple(torch.where(valid, a, b) for a, b in zip(state_tensors(new_state), state_tensors(state)))
+            )
+            outputs.append(cell.output(new_state) * valid)
+        else:
+            outputs.append(cell.output(new_state))
+        state = new_state
+        if record:
+            states.append(state)
+            gates_seen.append(gates)
+    return torch.stack(outputs), state, states, gates_seen  # outputs (T, B, P)
+
+
+class _BPTT(torch.autograd.Function):
+    """One direction of one layer, with a backward pass derived through time by hand."""
+
+    @staticmethod
+    def forward(ctx, cell, mask, first_masked, num_state, xs, *tensors):
+        state = cell.state_from_tensors(tensors[:num_state])
+        ys, final_state, states, gates = _loop(cell, cell.project_input(xs), state, mask, first_masked, record=True)
+        ctx.save_for_backward(xs, *tensors[num_state:])  # weights: in-place edits before backward are caught
+        ctx.cell, ctx.mask, ctx.first_masked = cell, mask, first_masked
+        ctx.states, ctx.gates = states, gates
+        return ys, *state_tensors(final_state)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_ys, *d_final):
+        xs, *weights = ctx.saved_tensors
+        cell, mask, first_masked, states, gates = ctx.cell, ctx.mask, ctx.first_masked, ctx.states, ctx.gates
+        if mask is not None:
+            d_ys = d_ys * mask  # outputs past a sequence's end are constant zeros
+        num_steps = xs.shape[0]
+        d_state, d_states, steps = d_final, [None] * num_steps, [None] * num_steps
+        for t in reversed(range(num_steps)):
+            d_new = (d_state[0] + d_ys[t], *d_state[1:])  # h_t reaches the loss through y_t and step t + 1
+            if t >= first_masked:
+                valid = mask[t]
+                d_new_valid = tuple(d * valid for d in d_new)
+            else:
+                d_new_valid = d_new
+            d_states[t] = cell.state_from_tensors(d_new_valid)
+            steps[t] = cell.backward_step(d_states[t], gates[t], states[t], states[t + 1])
+            d_state = state_tensors(steps[t].d_state)
+            if t >= first_masked:  # a finished sequence passes its gradient through untouched
+                d_state = tuple(torch.where(valid, a, b) for a, b in zip(d_state, d_new))
+        d_xw = torch.stack([step.d_xw for step in steps])  # (T, B, G*H)
+        grads = cell.parameter_grads(Trace(xs, states, gates, d_states, steps, d_xw))
+        d_xs = d_xw @ cell.weight_ih if ctx.needs_input_grad[4] else None  # (T, B, F)
+        ctx.states = ctx.gates = None  # free the trace as soon as it is used
+        return None, None, None, None, d_xs, *d_state, *(grads[name] for name in cell.parameter_names())

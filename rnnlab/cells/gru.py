@@ -1,0 +1,128 @@
+"""The gated recurrent unit (Cho et al. 2014), in torch's form and in the paper's."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from rnnlab.cells.base import Cell, StepGrads, Trace, _flat_mm
+
+
+class GRUGates(NamedTuple):
+    """Gate activations of one GRU step, each (B, H)."""
+
+    r: Tensor  # reset gate
+    z: Tensor  # update gate
+    n: Tensor  # candidate state (ĥ)
+    hn: Tensor  # the recurrent term inside n: W_hn h + b_hn, or W_hn (r ⊙ h) + b_hn
+
+
+class GRUCell(Cell):
+    """One step of a gated recurrent unit.
+
+        r  = σ(W_ir x + b_ir + W_hr h + b_hr)             reset gate
+        z  = σ(W_iz x + b_iz + W_hz h + b_hz)             update gate
+        n  = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))    candidate, reset_after=True (torch, cuDNN, Keras)
+        n  = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)    candidate, reset_after=False (Cho et al. 2014)
+        h' = (1 - z) ⊙ n + z ⊙ h
+
+    x is the input (B, F), h (B, H) the previous hidden state, σ the logistic sigmoid and ⊙ the
+    elementwise product. W_ih = [W_ir|W_iz|W_in] stacks the three blocks in rows in torch's order
+    [r|z|n], likewise W_hh, b_ih and b_hh. Parameter names, shapes and initialisation match
+    torch.nn.GRUCell.
+
+    Note: the two forms differ only in where r acts. torch and cuDNN apply it after the matrix
+    product (reset_after=True, the default here too); the paper applies it to h before, which
+    torch cannot express. Many textbooks write h' = (1 - z) ⊙ h + z ⊙ ĥ: the same cell with z
+    read as 1 - z, so their "update gate" is our 1 - z.
+
+    Args:
+        input_size: F, features in x.
+        hidden_size: H, features in h.
+        bias: if False, b_ih and b_hh are omitted.
+        device, dtype: where and how the parameters are allocated.
+        reset_after: where the reset gate acts, as above.
+
+    Shape:
+        input: (B, F) or (F,); hx and the returned h: (B, H) or (H,).
+    """
+
+    num_gates = 3
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        reset_after: bool = True,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias)
+        if not isinstance(reset_after, bool):
+            raise TypeError(f"reset_after must be a bool; received {reset_after!r}")
+        self.reset_after = reset_after
+        self._create_parameters(device, dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, reset_after={self.reset_after}"
+
+    def _recurrent_n_weights(self) -> tuple[Tensor, Tensor | None]:
+        """W_hn (H, H) and b_hn (H,), the rows of W_hh and b_hh that feed n."""
+        rows = slice(2 * self.hidden_size, None)
+        return self.weight_hh[rows], None if self.bias_hh is None else self.bias_hh[rows]
+
+    def gates_projected(self, xw: Tensor, state: Tensor) -> GRUGates:
+        h = state
+        x_r, x_z, x_n = xw.chunk(3, dim=-1)  # each (B, H)
+        if self.reset_after:
+            h_r, h_z, hn = F.linear(h, self.weight_hh, self.bias_hh).chunk(3, dim=-1)
+            r = torch.sigmoid(x_r + h_r)
+            z = torch.sigmoid(x_z + h_z)
+            # r scales (W_hn h + b_hn) after the matrix product, as torch and cuDNN do
+            n = torch.tanh(x_n + r * hn)
+        else:
+            rz_rows = slice(None, 2 * self.hidden_size)
+            b_rz = None if self.bias_hh is None else self.bias_hh[rz_rows]
+            h_r, h_z = F.linear(h, self.weight_hh[rz_rows], b_rz).chunk(2, dim=-1)
+            r = torch.sigmoid(x_r + h_r)
+            z = torch.sigmoid(x_z + h_z)
+            # the paper's form: r resets h before it enters the matrix product
+            hn = F.linear(r * h, *self._recurrent_n_weights())
+            n = torch.tanh(x_n + hn)
+        return GRUGates(r=r, z=z, n=n, hn=hn)
+
+    def update(self, gates: GRUGates, state: Tensor) -> Tensor:
+        return (1 - gates.z) * gates.n + gates.z * state
+
+    def backward_step(self, d_state: Tensor, gates: GRUGates, state_prev: Tensor, state: Tensor) -> StepGrads:
+        r, z, n, hn = gates
+        h = state_prev
+        d_a_n = d_state * (1 - z) * (1 - n * n)  # through h' = (1 - z) n + z h, then tanh
+        d_a_z = d_state * (h - n) * z * (1 - z)
+        d_h = d_state * z  # the direct path h -> h'
+        if self.reset_after:
+            d_a_r = d_a_n * hn * r * (1 - r)
+            d_xw = torch.cat([d_a_r, d_a_z, d_a_n], dim=-1)  # (B, 3H)
+            d_hh = torch.cat([d_a_r, d_a_z, d_a_n * r], dim=-1)  # (B, 3H): r multiplies W_hn h + b_hn
+            return StepGrads(d_xw=d_xw, d_hh=d_hh, d_state=d_h + d_hh @ self.weight_hh)
+        w_hn, _ = self._recurrent_n_weights()
+        d_rh = d_a_n @ w_hn  # (B, H), gradient of r ⊙ h
+        d_a_r = d_rh * h * r * (1 - r)
+        d_xw = torch.cat([d_a_r, d_a_z, d_a_n], dim=-1)  # (B, 3H)
+        d_h = d_h + d_rh * r + d_xw[:, : 2 * self.hidden_size] @ self.weight_hh[: 2 * self.hidden_size]
+        return StepGrads(d_xw=d_xw, d_hh=d_xw, d_state=d_h)
+
+    def parameter_grads(self, trace: Trace) -> dict[str, Tensor]:
+        result = super().parameter_grads(trace)
+        if not self.reset_after:
+            # rows r, z see h; rows n see r ⊙ h
+            rows = 2 * self.hidden_size
+            d_a_n = trace.d_xw[..., rows:]  # (T, B, H)
+            rh = torch.stack([gate.r * s for gate, s in zip(trace.gates, trace.states[:-1])])  # (T, B, H)
+            result["weight_hh"][rows:] = _flat_mm(d_a_n, rh)
+        return result

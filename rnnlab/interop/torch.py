@@ -1,0 +1,80 @@
+"""torch.nn ⇄ rnnlab: the same parameter names and shapes, so conversion is a strict state_dict copy."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from rnnlab.cells.gru import GRUCell
+from rnnlab.cells.lstm import LSTMCell
+from rnnlab.cells.rnn import RNNCell
+from rnnlab.layers.base import RecurrentLayer
+from rnnlab.layers.gru import GRU
+from rnnlab.layers.lstm import LSTM
+from rnnlab.layers.rnn import RNN
+
+_LAYERS = ((nn.LSTM, LSTM), (nn.GRU, GRU), (nn.RNN, RNN))
+_CELLS = ((nn.LSTMCell, LSTMCell), (nn.GRUCell, GRUCell), (nn.RNNCell, RNNCell))
+
+
+def from_torch(module: nn.Module, **options) -> nn.Module:
+    """An rnnlab module whose parameters are copies of `module`'s (no re-initialisation).
+
+    Args:
+        module: a torch.nn RNN, LSTM, GRU, RNNCell, LSTMCell or GRUCell.
+        options: rnnlab's keyword-only extras for the new layer (`backend=`, ...).
+    """
+    weight = next(module.parameters())
+    factory = dict(device=weight.device, dtype=weight.dtype)
+    for torch_type, ours_type in _LAYERS:
+        if type(module) is torch_type:
+            extra = {"proj_size": module.proj_size} if torch_type is nn.LSTM else {}
+            if torch_type is nn.RNN:
+                extra["nonlinearity"] = module.nonlinearity
+            ours = ours_type(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
+                             batch_first=module.batch_first, dropout=module.dropout,
+                             bidirectional=module.bidirectional, **extra, **factory, **options)
+            break
+    else:
+        for torch_type, ours_type in _CELLS:
+            if type(module) is torch_type:
+                extra = {"nonlinearity": module.nonlinearity} if torch_type is nn.RNNCell else {}
+                ours = ours_type(module.input_size, module.hidden_size, bias=module.bias, **extra, **factory, **options)
+                break
+        else:
+            raise TypeError(f"module must be a torch.nn RNN, LSTM, GRU or one of their cells; received {type(module).__name__}")
+    ours.load_state_dict(module.state_dict(), strict=True)
+    ours.train(module.training)
+    return ours
+
+
+def to_torch(module: nn.Module) -> nn.Module:
+    """The torch.nn module equal to `module` (an rnnlab layer or cell), with copies of its parameters.
+
+    Raises ValueError for what torch cannot represent: a GRU with reset_after=False, or a learned
+    initial state.
+    """
+    if getattr(module, "reset_after", True) is False:
+        raise ValueError("module is a GRU with reset_after=False, which torch.nn cannot represent; received reset_after=False")
+    if getattr(module, "learn_initial_state", False):
+        raise ValueError("module has a learned initial state, which torch.nn cannot hold; received learn_initial_state=True")
+    weight = next(module.parameters())
+    factory = dict(device=weight.device, dtype=weight.dtype)
+    if isinstance(module, RecurrentLayer):
+        torch_type = next(t for t, ours in _LAYERS if isinstance(module, ours))
+        extra = {"proj_size": module.proj_size} if torch_type is nn.LSTM else {}
+        if torch_type is nn.RNN:
+            extra["nonlinearity"] = module.nonlinearity
+        theirs = torch_type(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
+                            batch_first=module.batch_first, dropout=module.dropout,
+                            bidirectional=module.bidirectional, **extra, **factory)
+    else:
+        matches = [t for t, ours in _CELLS if type(module) is ours]
+        if not matches:
+            raise TypeError(f"module must be an rnnlab RNN, LSTM, GRU or one of their cells; received {type(module).__name__}")
+        if getattr(module, "proj_size", 0):
+            raise ValueError(f"module is an LSTMCell with proj_size, which torch.nn.LSTMCell lacks; received proj_size={module.proj_size}")
+        extra = {"nonlinearity": module.nonlinearity} if matches[0] is nn.RNNCell else {}
+        theirs = matches[0](module.input_size, module.hidden_size, bias=module.bias, **extra, **factory)
+    theirs.load_state_dict(module.state_dict(), strict=True)
+    theirs.train(module.training)
+    return theirs

@@ -1,0 +1,301 @@
+"""The drop-in recurrent layer: torch.nn.RNN/LSTM/GRU's interface over rnnlab's cells and backends.
+
+The layer owns its parameters under torch's names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...), in
+torch's order and with torch's initialisation, so state_dicts move between the two unchanged. It
+speaks torch at its boundary (layouts, packed sequences, states packed as (L*D, B, H)) and runs
+through one of the backends; the reference backend is the composition of cells in
+`rnnlab.layers.compose`, run on the layer's own parameters through bound cells.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnlab import backends
+from rnnlab.backends import native
+from rnnlab.cells.base import Cell, bind, check_positive_int, state_tensors
+from rnnlab.layers.compose import Bidirectional, Recurrent, Stacked
+
+
+class RecurrentLayer(nn.Module):
+    """Base of the drop-in `RNN`, `LSTM` and `GRU`; subclasses set `cell_type` and `mode`."""
+
+    cell_type: type[Cell]
+    mode: str  # torch's name for the fused kernel: "LSTM", "GRU", "RNN_TANH" or "RNN_RELU"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bias: bool,
+        batch_first: bool,
+        dropout: float,
+        bidirectional: bool,
+        device,
+        dtype,
+        *,
+        learn_initial_state: bool,
+        backend: str,
+        cell_options: dict[str, Any],
+    ) -> None:
+        super().__init__()
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        for name, flag in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional),
+                           ("learn_initial_state", learn_initial_state)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool; received {flag!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"dropout must be a number in [0, 1]; received {dropout!r}")
+        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        self.dropout = float(dropout)
+        self.learn_initial_state = learn_initial_state
+        self.backend = backend
+        self.proj_size = cell_options.get("proj_size", 0)
+        self._cell_options = cell_options
+        self.num_directions = 2 if bidirectional else 1
+
+        self._flat_weights_names: list[str] = []
+        cells = []
+        for layer in range(num_layers):
+            for direction in range(self.num_directions):
+                cell = bind(self.cell_type, {}, **self._cell_config(layer))
+                for name, shape in cell.parameter_shapes().items():
+                    full_name = name + _suffix(layer, direction)
+                    self.register_parameter(full_name, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
+                    self._flat_weights_names.append(full_name)
+                cells.append(cell)
+        self.reset_parameters()
+        if learn_initial_state:  # after reset_parameters: zeros, and torch's random stream is untouched
+            for index, size in enumerate(cells[0].state_sizes()):
+                shape = (num_layers * self.num_directions, size)
+                self.register_parameter(f"initial_{'hc'[index]}", nn.Parameter(torch.zeros(shape, device=device, dtype=dtype)))
+
+        # The reference backend's composition of bound cells; kept out of the module tree, because
+        # the cells hold this layer's own parameters, which must be registered once, here.
+        layers = [
+            Bidirectional(Recurrent(cells[2 * k]), Recurrent(cells[2 * k + 1], reverse=True))
+            if bidirectional else Recurrent(cells[k])
+            for k in range(num_layers)
+        ]
+        object.__setattr__(self, "_stack", Stacked(layers, dropout=self.dropout))
+        object.__setattr__(self, "_cells", cells)
+
+    def _cell_config(self, layer: int) -> dict[str, Any]:
+        layer_input = self.input_size if layer == 0 else self.num_directions * (self.proj_size or self.hidden_size)
+        return dict(input_size=layer_input, hidden_size=self.hidden_size, bias=self.bias, **self._cell_options)
+
+    def reset_parameters(self) -> None:
+        """U(-1/√H, 1/√H) for every weight and bias, drawn in torch's order (same seed, same weights)."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for name in self._flat_weights_names:
+            nn.init.uniform_(getattr(self, name), -bound, bound)
+
+    @property
+    def backend(self) -> str:
+        """"auto", "reference" or "native"; see `rnnlab.backends`."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        object.__setattr__(self, "_backend", backends.check_backend(value))
+
+    @property
+    def _flat_weights(self) -> list[Tensor]:
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """The parameters grouped by (layer, direction), as torch.nn.RNNBase.all_weights."""
+        per_cell = len(self._flat_weights_names) // len(self._cells)
+        weights = self._flat_weights
+        return [weights[i : i + per_cell] for i in range(0, len(weights), per_cell)]
+
+    def flatten_parameters(self) -> None:
+        """Kept for drop-in compatibility with torch; does nothing.
+
+        torch copies the weights into one cuDNN buffer here. rnnlab passes them as separate
+        tensors, which cuDNN accepts at the cost of a copy per call on the GPU.
+        TODO(#8): flatten into one buffer for cuDNN.
+        """
+
+    def cells_by_position(self):
+        """Yields ((layer, direction), cell) for every cell, bound to this layer's parameters."""
+        self._bind_cells()
+        for index, cell in enumerate(self._cells):
+            yield divmod(index, self.num_directions), cell
+
+    def _bind_cells(self) -> None:
+        # re-read the parameters each time: .to(), load_state_dict(assign=True) and the like may replace them
+        for index, cell in enumerate(self._cells):
+            suffix = _suffix(*divmod(index, self.num_directions))
+            for name in cell.parameter_shapes():
+                object.__setattr__(cell, name, getattr(self, name + suffix))
+            if not self.bias:
+                object.__setattr__(cell, "bias_ih", None)
+                object.__setattr__(cell, "bias_hh", None)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False,
+                        learn_initial_state=False, backend="auto")
+        for key, default in {**defaults, **self._cell_options}.items():
+            value = getattr(self, key)
+            if value != default and not (key in self._cell_options and value == _CELL_DEFAULTS.get(key)):
+                text += f", {key}={value!r}"
+        return text
+
+    # -- forward ---------------------------------------------------------------------------------
+
+    def forward(self, input: Tensor | PackedSequence, hx: Any = None, *, lengths: Tensor | None = None):
+        """Runs the layer over a sequence, as the torch.nn layer of the same name.
+
+        Args:
+            input: (T, B, F), or (B, T, F) with batch_first, or (T, F) unbatched, or a PackedSequence.
+            hx: the initial state packed as torch packs it, (L*D, B, H) per state tensor; zeros
+                (or the learned initial state) when None.
+            lengths: (B,) integers in [0, T], keyword-only: the real length of each padded
+                sequence. Outputs past a sequence's end are zeros, its final state is the one at
+                its last real step (the initial state for length 0), and the reverse direction
+                starts at its own end. Not allowed with a PackedSequence, which has its own.
+
+        Returns:
+            output in the layout of `input` (a PackedSequence for a PackedSequence), with D*P
+            features, and the final state packed as torch packs it.
+        """
+        packed_input = input if isinstance(input, PackedSequence) else None
+        if packed_input is not None:
+            if lengths is not None:
+                raise ValueError("lengths must be None when input is a PackedSequence, which carries its own; "
+                                 f"received lengths of shape {tuple(torch.as_tensor(lengths).shape)}")
+            xs, lengths = pad_packed_sequence(packed_input)  # (T, B, F) in the caller's batch order
+            unbatched = False
+        else:
+            xs, unbatched = self._time_major(input)
+        self._check_input(xs)
+        lengths = self._check_lengths(lengths, xs)
+        initial = self._initial_state(hx, xs, unbatched)
+        if backends.select(self, xs, lengths) == "native":
+            ys, final = native.run(self, xs, initial, lengths)
+        else:
+            ys, final = self._run_reference(xs, initial, lengths)
+
+        if packed_input is not None:
+            output = _repack(ys, lengths, packed_input)
+        elif unbatched:
+            output, final = ys.squeeze(1), tuple(t.squeeze(1) for t in final)
+        else:
+            output = ys.transpose(0, 1) if self.batch_first else ys
+        return output, self._final_state(final)
+
+    def _final_state(self, tensors: tuple[Tensor, ...]) -> Any:
+        """The final state in torch's form: h_n, or (h_n, c_n) for the LSTM."""
+        return tensors[0]
+
+    def _run_reference(self, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
+        self._bind_cells()
+        cell = self._cells[0]
+        nested = []
+        for layer in range(self.num_layers):
+            per_direction = [
+                cell.state_from_tensors(tuple(t[layer * self.num_directions + d] for t in initial))
+                for d in range(self.num_directions)
+            ]
+            nested.append(tuple(per_direction) if self.bidirectional else per_direction[0])
+        self._stack.training = self.training  # the stack is outside the module tree
+        ys, final = self._stack(xs, nested, lengths)
+        flat = [s for layer_state in final for s in (layer_state if self.bidirectional else (layer_state,))]
+        return ys, tuple(torch.stack(parts) for parts in zip(*(state_tensors(s) for s in flat)))
+
+    # -- input checks ----------------------------------------------------------------------------
+
+    def _time_major(self, input: Any) -> tuple[Tensor, bool]:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"input must be a Tensor or a PackedSequence; received {type(input).__name__}")
+        if input.dim() == 2:
+            return input.unsqueeze(1), True  # unbatched (T, F)
+        if input.dim() != 3:
+            layout = "(B, T, F)" if self.batch_first else "(T, B, F)"
+            raise ValueError(f"input must be 3-D {layout} or 2-D unbatched (T, F); received shape {tuple(input.shape)}")
+        return (input.transpose(0, 1) if self.batch_first else input), False
+
+    def _check_input(self, xs: Tensor) -> None:
+        if xs.shape[-1] != self.input_size:
+            raise ValueError(f"input must have input_size={self.input_size} features; received shape "
+                             f"{tuple(xs.shape)} (time-major) with {xs.shape[-1]}")
+        if xs.shape[0] == 0:
+            raise ValueError("input must have at least one time step; received a sequence of length 0")
+        weight = self.weight_ih_l0
+        if xs.dtype != weight.dtype:
+            raise TypeError(f"input must have the parameters' dtype {weight.dtype}; received {xs.dtype}")
+
+    def _check_lengths(self, lengths: Any, xs: Tensor) -> Tensor | None:
+        if lengths is None:
+            return None
+        if not isinstance(lengths, Tensor):
+            lengths = torch.as_tensor(lengths)
+        if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+            raise TypeError(f"lengths must hold integers; received dtype {lengths.dtype}")
+        num_steps, batch_size = xs.shape[0], xs.shape[1]
+        lengths = lengths.reshape(-1) if lengths.dim() == 0 else lengths
+        if tuple(lengths.shape) != (batch_size,):
+            raise ValueError(f"lengths must have shape ({batch_size},), one per sequence; received {tuple(lengths.shape)}")
+        if lengths.device not in (torch.device("cpu"), xs.device):
+            raise ValueError(f"lengths must be on the cpu or on the input's device ({xs.device}); received {lengths.device}")
+        low, high = int(lengths.min()), int(lengths.max())
+        if low < 0 or high > num_steps:
+            raise ValueError(f"lengths must be in [0, {num_steps}] (the sequence length); received values from {low} to {high}")
+        return lengths.to(device=xs.device, dtype=torch.int64)
+
+    def _initial_state(self, hx: Any, xs: Tensor, unbatched: bool) -> tuple[Tensor, ...]:
+        """The initial state as a tuple of (L*D, B, ·) tensors: hx checked, or the default."""
+        sizes = self._cells[0].state_sizes()
+        stacked, batch_size = self.num_layers * self.num_directions, xs.shape[1]
+        if hx is None:
+            if self.learn_initial_state:
+                learned = (self.initial_h, self.initial_c)[: len(sizes)]
+                return tuple(p.unsqueeze(1).expand(-1, batch_size, -1) for p in learned)
+            return tuple(xs.new_zeros(stacked, batch_size, size) for size in sizes)
+        tensors = self._hx_tensors(hx)
+        result = []
+        for index, (tensor, size) in enumerate(zip(tensors, sizes)):
+            name = "hx" if len(sizes) == 1 else f"hx[{index}]"
+            expected = (stacked, size) if unbatched else (stacked, batch_size, size)
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"{name} must be a Tensor; received {type(tensor).__name__}")
+            if tuple(tensor.shape) != expected:
+                raise ValueError(f"{name} must have shape {expected} (num_layers * num_directions, "
+                                 f"{'' if unbatched else 'batch, '}{size}); received {tuple(tensor.shape)}")
+            if tensor.dtype != xs.dtype:
+                raise TypeError(f"{name} must have the input's dtype {xs.dtype}; received {tensor.dtype}")
+            result.append(tensor.unsqueeze(1) if unbatched else tensor)
+        return tuple(result)
+
+    def _hx_tensors(self, hx: Any) -> tuple:
+        if not isinstance(hx, Tensor):
+            raise TypeError(f"hx must be a Tensor (num_layers * num_directions, batch, hidden_size); received {type(hx).__name__}")
+        return (hx,)
+
+
+_CELL_DEFAULTS = {"proj_size": 0, "nonlinearity": "tanh", "reset_after": True}
+
+
+def _suffix(layer: int, direction: int) -> str:
+    return f"_l{layer}" + ("_reverse" if direction == 1 else "")
+
+
+def _repack(ys: Tensor, lengths: Tensor, template: PackedSequence) -> PackedSequence:
+    """Packs the padded outputs ys (T, B, ·) exactly as `template` was packed (same batch order)."""
+    lengths = lengths.cpu()
+    if template.sorted_indices is not None:
+        ys = ys.index_select(1, template.sorted_indices)
+        lengths = lengths[template.sorted_indices.cpu()]
+    data = pack_padded_sequence(ys, lengths, enforce_sorted=True).data
+    return PackedSequence(data, template.batch_sizes, template.sorted_indices, template.unsorted_indices)
