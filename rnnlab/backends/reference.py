@@ -76,8 +76,10 @@ def reverse_padded(xs: Tensor, lengths: Tensor) -> Tensor:
 def _loop(cell: Cell, xw: Tensor, state: Any, mask: Tensor | None, first_masked: int, record: bool):
     """Steps `cell` over the projected inputs xw (T, B, G*H); returns outputs, final state, and
     (when `record`) every state and gate tuple."""
-    outputs, states, gates_seen = [], [state], []
-    for t in range(xw.shape[0]):
+    num_steps, batch_size = xw.shape[:2]
+    ys = xw.new_empty(num_steps, batch_size, cell.state_sizes()[0])  # (T, B, P), allocated once
+    states, gates_seen = [state], []
+    for t in range(num_steps):
         gates = cell.gates_projected(xw[t], state)
         new_state = cell.update(gates, state)
         if t >= first_masked:  # some sequence has ended: it keeps its state and outputs zeros
@@ -85,14 +87,14 @@ def _loop(cell: Cell, xw: Tensor, state: Any, mask: Tensor | None, first_masked:
             new_state = cell.state_from_tensors(
                 tuple(torch.where(valid, a, b) for a, b in zip(state_tensors(new_state), state_tensors(state)))
             )
-            outputs.append(cell.output(new_state) * valid)
+            ys[t] = cell.output(new_state) * valid
         else:
-            outputs.append(cell.output(new_state))
+            ys[t] = cell.output(new_state)
         state = new_state
         if record:
             states.append(state)
             gates_seen.append(gates)
-    return torch.stack(outputs), state, states, gates_seen  # outputs (T, B, P)
+    return ys, state, states, gates_seen
 
 
 class _BPTT(torch.autograd.Function):

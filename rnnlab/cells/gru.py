@@ -78,26 +78,24 @@ class GRUCell(Cell):
 
     def gates_projected(self, xw: Tensor, state: Tensor) -> GRUGates:
         h = state
-        x_r, x_z, x_n = xw.chunk(3, dim=-1)  # each (B, H)
+        x_n = xw[:, 2 * self.hidden_size :]  # (B, H); x_r and x_z are added to h's terms as one block
         if self.reset_after:
-            h_r, h_z, hn = F.linear(h, self.weight_hh, self.bias_hh).chunk(3, dim=-1)
-            r = torch.sigmoid(x_r + h_r)
-            z = torch.sigmoid(x_z + h_z)
+            hw = F.linear(h, self.weight_hh, self.bias_hh)  # (B, 3H)
+            r, z = torch.sigmoid(xw[:, : 2 * self.hidden_size] + hw[:, : 2 * self.hidden_size]).chunk(2, dim=-1)
+            hn = hw[:, 2 * self.hidden_size :]
             # r scales (W_hn h + b_hn) after the matrix product, as torch and cuDNN do
-            n = torch.tanh(x_n + r * hn)
+            n = torch.tanh(torch.addcmul(x_n, r, hn))
         else:
             rz_rows = slice(None, 2 * self.hidden_size)
             b_rz = None if self.bias_hh is None else self.bias_hh[rz_rows]
-            h_r, h_z = F.linear(h, self.weight_hh[rz_rows], b_rz).chunk(2, dim=-1)
-            r = torch.sigmoid(x_r + h_r)
-            z = torch.sigmoid(x_z + h_z)
+            r, z = torch.sigmoid(xw[:, rz_rows] + F.linear(h, self.weight_hh[rz_rows], b_rz)).chunk(2, dim=-1)
             # the paper's form: r resets h before it enters the matrix product
             hn = F.linear(r * h, *self._recurrent_n_weights())
             n = torch.tanh(x_n + hn)
         return GRUGates(r=r, z=z, n=n, hn=hn)
 
     def update(self, gates: GRUGates, state: Tensor) -> Tensor:
-        return (1 - gates.z) * gates.n + gates.z * state
+        return torch.lerp(gates.n, state, gates.z)  # (1 - z) ⊙ n + z ⊙ h in one call
 
     def backward_step(self, d_state: Tensor, gates: GRUGates, state_prev: Tensor, state: Tensor) -> StepGrads:
         r, z, n, hn = gates

@@ -85,13 +85,19 @@ class LSTMCell(Cell):
     def state_from_tensors(self, tensors: tuple[Tensor, ...]) -> LSTMState:
         return LSTMState(*tensors)
 
+    def project_input(self, x: Tensor) -> Tensor:
+        """W_ih x + b_ih + b_hh: everything in z that does not depend on h, over any leading shape."""
+        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return F.linear(x, self.weight_ih, bias)  # (..., 4H)
+
     def gates_projected(self, xw: Tensor, state: LSTMState) -> LSTMGates:
-        z = xw + F.linear(state.h, self.weight_hh, self.bias_hh)  # (B, 4H)
-        z_i, z_f, z_g, z_o = z.chunk(4, dim=-1)
-        return LSTMGates(i=torch.sigmoid(z_i), f=torch.sigmoid(z_f), g=torch.tanh(z_g), o=torch.sigmoid(z_o))
+        z = torch.addmm(xw, state.h, self.weight_hh.t())  # (B, 4H), the biases came with xw
+        i, f, _, o = torch.sigmoid(z).chunk(4, dim=-1)  # one call for the three σ gates
+        g = torch.tanh(z[:, 2 * self.hidden_size : 3 * self.hidden_size])
+        return LSTMGates(i=i, f=f, g=g, o=o)
 
     def update(self, gates: LSTMGates, state: LSTMState) -> LSTMState:
-        c = gates.f * state.c + gates.i * gates.g
+        c = torch.addcmul(gates.f * state.c, gates.i, gates.g)  # f ⊙ c + i ⊙ g
         h = gates.o * torch.tanh(c)
         if self.proj_size:
             h = F.linear(h, self.weight_hr)  # (B, P)

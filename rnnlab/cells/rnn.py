@@ -59,8 +59,13 @@ class RNNCell(Cell):
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"
 
+    def project_input(self, x: Tensor) -> Tensor:
+        """W_ih x + b_ih + b_hh: everything in h' that does not depend on h, over any leading shape."""
+        bias = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return F.linear(x, self.weight_ih, bias)  # (..., H)
+
     def gates_projected(self, xw: Tensor, state: Tensor) -> RNNGates:
-        a = xw + F.linear(state, self.weight_hh, self.bias_hh)  # (B, H)
+        a = torch.addmm(xw, state, self.weight_hh.t())  # (B, H), the biases came with xw
         return RNNGates(h=torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a))
 
     def update(self, gates: RNNGates, state: Tensor) -> Tensor:
