@@ -107,17 +107,14 @@ class LSTMCell(Cell):
         i, f, g, o = gates
         d_h = d_state.h @ self.weight_hr if self.proj_size else d_state.h  # (B, H), before projection
         tanh_c = torch.tanh(state.c)
-        d_c = d_state.c + d_h * o * (1 - tanh_c * tanh_c)  # c' reaches the loss directly and through h'
-        # σ' = σ(1 - σ), tanh' = 1 - tanh²
-        d_z = torch.cat(
-            [
-                d_c * g * i * (1 - i),
-                d_c * state_prev.c * f * (1 - f),
-                d_c * i * (1 - g * g),
-                d_h * tanh_c * o * (1 - o),
-            ],
-            dim=-1,
-        )  # (B, 4H)
+        # c' reaches the loss directly (d_state.c) and through h' = o ⊙ tanh(c'); tanh' = 1 - tanh²
+        d_c = torch.addcmul(d_state.c, d_h * o, 1 - tanh_c.square())
+        d_a = torch.cat([d_c * g, d_c * state_prev.c, d_c * i, d_h * tanh_c], dim=-1)  # (B, 4H), ∂L/∂[i|f|g|o]
+        # back through the activations, block by block: σ' = σ(1 - σ), tanh' = 1 - tanh²
+        a = torch.cat(gates, dim=-1)  # (B, 4H)
+        slope = a - a.square()
+        slope[:, 2 * self.hidden_size : 3 * self.hidden_size] = 1 - g.square()
+        d_z = d_a.mul_(slope)  # (B, 4H)
         d_prev = LSTMState(h=d_z @ self.weight_hh, c=d_c * f)
         return StepGrads(d_xw=d_z, d_hh=d_z, d_state=d_prev)
 
