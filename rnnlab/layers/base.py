@@ -144,11 +144,10 @@ class RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
-        defaults = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False,
-                        learn_initial_state=False, backend="auto")
-        for key, default in {**defaults, **self._cell_options}.items():
+        defaults = {**_LAYER_DEFAULTS, **{key: _CELL_DEFAULTS[key] for key in self._cell_options}}
+        for key, default in defaults.items():
             value = getattr(self, key)
-            if value != default and not (key in self._cell_options and value == _CELL_DEFAULTS.get(key)):
+            if value != default:
                 text += f", {key}={value!r}"
         return text
 
@@ -284,6 +283,8 @@ class RecurrentLayer(nn.Module):
         return (hx,)
 
 
+_LAYER_DEFAULTS = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False,
+                       learn_initial_state=False, backend="auto")
 _CELL_DEFAULTS = {"proj_size": 0, "nonlinearity": "tanh", "reset_after": True}
 
 

@@ -60,7 +60,7 @@ class LSTM(RecurrentLayer):
         )
 
     def _hx_tensors(self, hx: Any) -> tuple:
-        if not isinstance(hx, tuple) or len(hx) != 2:
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"hx must be a tuple (h_0, c_0) for an LSTM; received {type(hx).__name__}"
                             + (f" of length {len(hx)}" if isinstance(hx, (tuple, list)) else ""))
         return tuple(hx)
