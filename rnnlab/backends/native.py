@@ -54,13 +54,16 @@ def run(layer: RecurrentLayer, xs: Tensor, initial: tuple[Tensor, ...], lengths:
         return ys, tuple(final)
 
     empty = lengths == 0
+    has_empty = bool(empty.any())
+    if has_empty:  # their stand-in first step is padding: zero it, so NaN there cannot reach a gradient
+        xs = torch.where(empty.unsqueeze(-1), xs.new_zeros(()), xs)
     packed = pack_padded_sequence(xs, lengths.clamp(min=1).cpu(), enforce_sorted=False)
     sorted_initial = tuple(t.index_select(1, packed.sorted_indices) for t in initial)
     data, *final = kernel(packed.data, packed.batch_sizes, _hx(layer, sorted_initial), layer._flat_weights, *options)
     output = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
     ys, _ = pad_packed_sequence(output, total_length=xs.shape[0])  # back in the caller's batch order
     final = tuple(t.index_select(1, packed.unsorted_indices) for t in final)
-    if bool(empty.any()):
+    if has_empty:
         ys = torch.where(empty.unsqueeze(-1), ys.new_zeros(()), ys)  # (T, B, ·)
         final = tuple(torch.where(empty.unsqueeze(-1), h0, h) for h0, h in zip(initial, final))
     return ys, final

@@ -133,5 +133,4 @@ class _BPTT(torch.autograd.Function):
         d_xw = torch.stack([step.d_xw for step in steps])  # (T, B, G*H)
         grads = cell.parameter_grads(Trace(xs, states, gates, d_states, steps, d_xw))
         d_xs = d_xw @ cell.weight_ih if ctx.needs_input_grad[4] else None  # (T, B, F)
-        ctx.states = ctx.gates = None  # free the trace as soon as it is used
         return None, None, None, None, d_xs, *d_state, *(grads[name] for name in cell.parameter_names())

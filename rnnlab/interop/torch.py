@@ -42,7 +42,12 @@ def from_torch(module: nn.Module, **options) -> nn.Module:
                 break
         else:
             raise TypeError(f"module must be a torch.nn RNN, LSTM, GRU or one of their cells; received {type(module).__name__}")
-    ours.load_state_dict(module.state_dict(), strict=True)
+    missing, unexpected = ours.load_state_dict(module.state_dict(), strict=False)
+    # every torch parameter must land; only rnnlab's own extras (a learned initial state) may stay as built
+    extras = {"initial_h", "initial_c"}
+    if unexpected or set(missing) - extras:
+        raise RuntimeError(f"state_dict of {type(module).__name__} did not map onto {type(ours).__name__}: "
+                           f"missing {sorted(set(missing) - extras)}, unexpected {sorted(unexpected)}")
     ours.train(module.training)
     return ours
 

@@ -259,7 +259,7 @@ class RecurrentLayer(nn.Module):
         stacked, batch_size = self.num_layers * self.num_directions, xs.shape[1]
         if hx is None:
             if self.learn_initial_state:
-                learned = (self.initial_h, self.initial_c)[: len(sizes)]
+                learned = (getattr(self, f"initial_{'hc'[index]}") for index in range(len(sizes)))
                 return tuple(p.unsqueeze(1).expand(-1, batch_size, -1) for p in learned)
             return tuple(xs.new_zeros(stacked, batch_size, size) for size in sizes)
         tensors = self._hx_tensors(hx)
