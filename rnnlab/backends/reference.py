@@ -47,7 +47,7 @@ def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, r
             xs = reverse_padded(xs, lengths)
     elif reverse:
         xs = xs.flip(0)
-    first_masked = xs.shape[0] if mask is None else int(lengths.min())  # steps before it are all valid
+    first_masked = xs.shape[0] if mask is None or not mask.numel() else int(lengths.min())  # all valid before it
     tensors = state_tensors(state)
     weights = [getattr(cell, name) for name in cell.parameter_names()]
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (xs, *tensors, *weights))

@@ -58,6 +58,7 @@ class Cell(nn.Module):
     """
 
     num_gates: int = 1
+    _option_defaults: dict[str, Any] = {}  # a subclass's own options and their defaults, for repr
 
     def __init__(
         self,
@@ -80,6 +81,13 @@ class Cell(nn.Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        for key, default in {"bias": True, **self._option_defaults}.items():
+            if getattr(self, key) != default:
+                text += f", {key}={getattr(self, key)!r}"
+        return text
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """Names and shapes of this cell's parameters, in torch's order."""

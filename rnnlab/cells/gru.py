@@ -51,6 +51,7 @@ class GRUCell(Cell):
     """
 
     num_gates = 3
+    _option_defaults = {"reset_after": True}
 
     def __init__(
         self,
@@ -67,9 +68,6 @@ class GRUCell(Cell):
             raise TypeError(f"reset_after must be a bool; received {reset_after!r}")
         self.reset_after = reset_after
         self._create_parameters(device, dtype)
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, reset_after={self.reset_after}"
 
     def _recurrent_n_weights(self) -> tuple[Tensor, Tensor | None]:
         """W_hn (H, H) and b_hn (H,), the rows of W_hh and b_hh that feed n."""

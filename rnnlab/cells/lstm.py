@@ -54,6 +54,7 @@ class LSTMCell(Cell):
     """
 
     num_gates = 4
+    _option_defaults = {"proj_size": 0}
 
     def __init__(
         self,
@@ -68,10 +69,6 @@ class LSTMCell(Cell):
         super().__init__(input_size, hidden_size, bias)
         self.proj_size = check_proj_size(proj_size, hidden_size)
         self._create_parameters(device, dtype)
-
-    def extra_repr(self) -> str:
-        proj = f", proj_size={self.proj_size}" if self.proj_size else ""
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}{proj}"
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes = super().parameter_shapes()

@@ -40,6 +40,7 @@ class RNNCell(Cell):
     """
 
     num_gates = 1
+    _option_defaults = {"nonlinearity": "tanh"}
 
     def __init__(
         self,
@@ -55,9 +56,6 @@ class RNNCell(Cell):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; received {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         self._create_parameters(device, dtype)
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}, nonlinearity={self.nonlinearity!r}"
 
     def project_input(self, x: Tensor) -> Tensor:
         """W_ih x + b_ih + b_hh: everything in h' that does not depend on h, over any leading shape."""

@@ -23,6 +23,9 @@ def from_torch(module: nn.Module, **options) -> nn.Module:
         module: a torch.nn RNN, LSTM, GRU, RNNCell, LSTMCell or GRUCell.
         options: rnnlab's keyword-only extras for the new layer (`backend=`, ...).
     """
+    if options.get("reset_after", True) is not True:
+        raise ValueError("reset_after=False would compute a different function from the torch module's weights "
+                         f"(torch's GRU is reset_after=True); received reset_after={options['reset_after']!r}")
     weight = next(module.parameters())
     factory = dict(device=weight.device, dtype=weight.dtype)
     for torch_type, ours_type in _LAYERS:

@@ -178,7 +178,7 @@ class RecurrentLayer(nn.Module):
             unbatched = False
         else:
             xs, unbatched = self._time_major(input)
-        self._check_input(xs)
+        self._check_input(xs, input.data if packed_input is not None else input)
         lengths = self._check_lengths(lengths, xs)
         initial = self._initial_state(hx, xs, unbatched)
         if backends.select(self, xs, lengths) == "native":
@@ -225,10 +225,10 @@ class RecurrentLayer(nn.Module):
             raise ValueError(f"input must be 3-D {layout} or 2-D unbatched (T, F); received shape {tuple(input.shape)}")
         return (input.transpose(0, 1) if self.batch_first else input), False
 
-    def _check_input(self, xs: Tensor) -> None:
+    def _check_input(self, xs: Tensor, given: Tensor) -> None:
         if xs.shape[-1] != self.input_size:
-            raise ValueError(f"input must have input_size={self.input_size} features; received shape "
-                             f"{tuple(xs.shape)} (time-major) with {xs.shape[-1]}")
+            raise ValueError(f"input must have input_size={self.input_size} features in its last dimension; "
+                             f"received shape {tuple(given.shape)}")
         if xs.shape[0] == 0:
             raise ValueError("input must have at least one time step; received a sequence of length 0")
         weight = self.weight_ih_l0
@@ -248,10 +248,10 @@ class RecurrentLayer(nn.Module):
             raise ValueError(f"lengths must have shape ({batch_size},), one per sequence; received {tuple(lengths.shape)}")
         if lengths.device not in (torch.device("cpu"), xs.device):
             raise ValueError(f"lengths must be on the cpu or on the input's device ({xs.device}); received {lengths.device}")
-        low, high = int(lengths.min()), int(lengths.max())
+        low, high = (int(lengths.min()), int(lengths.max())) if batch_size else (0, 0)
         if low < 0 or high > num_steps:
             raise ValueError(f"lengths must be in [0, {num_steps}] (the sequence length); received values from {low} to {high}")
-        return lengths.to(device=xs.device, dtype=torch.int64)
+        return lengths.to(device=xs.device, dtype=torch.int64) if batch_size else None  # nothing to mask
 
     def _initial_state(self, hx: Any, xs: Tensor, unbatched: bool) -> tuple[Tensor, ...]:
         """The initial state as a tuple of (L*D, B, ·) tensors: hx checked, or the default."""
