@@ -16,6 +16,20 @@ _LAYERS = ((nn.LSTM, LSTM), (nn.GRU, GRU), (nn.RNN, RNN))
 _CELLS = ((nn.LSTMCell, LSTMCell), (nn.GRUCell, GRUCell), (nn.RNNCell, RNNCell))
 
 
+def _constructor_arguments(module: nn.Module, is_layer: bool) -> dict:
+    """The constructor arguments torch and rnnlab share, read off `module` (either library's)."""
+    weight = next(module.parameters())
+    arguments = dict(bias=module.bias, device=weight.device, dtype=weight.dtype)
+    if is_layer:
+        arguments.update(num_layers=module.num_layers, batch_first=module.batch_first, dropout=module.dropout,
+                         bidirectional=module.bidirectional)
+        if module.proj_size:
+            arguments["proj_size"] = module.proj_size
+    if hasattr(module, "nonlinearity"):
+        arguments["nonlinearity"] = module.nonlinearity
+    return arguments
+
+
 def from_torch(module: nn.Module, **options) -> nn.Module:
     """An rnnlab module whose parameters are copies of `module`'s (no re-initialisation).
 
@@ -26,25 +40,13 @@ def from_torch(module: nn.Module, **options) -> nn.Module:
     if options.get("reset_after", True) is not True:
         raise ValueError("reset_after=False would compute a different function from the torch module's weights "
                          f"(torch's GRU is reset_after=True); received reset_after={options['reset_after']!r}")
-    weight = next(module.parameters())
-    factory = dict(device=weight.device, dtype=weight.dtype)
-    for torch_type, ours_type in _LAYERS:
-        if type(module) is torch_type:
-            extra = {"proj_size": module.proj_size} if torch_type is nn.LSTM else {}
-            if torch_type is nn.RNN:
-                extra["nonlinearity"] = module.nonlinearity
-            ours = ours_type(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
-                             batch_first=module.batch_first, dropout=module.dropout,
-                             bidirectional=module.bidirectional, **extra, **factory, **options)
-            break
-    else:
-        for torch_type, ours_type in _CELLS:
-            if type(module) is torch_type:
-                extra = {"nonlinearity": module.nonlinearity} if torch_type is nn.RNNCell else {}
-                ours = ours_type(module.input_size, module.hidden_size, bias=module.bias, **extra, **factory, **options)
-                break
-        else:
-            raise TypeError(f"module must be a torch.nn RNN, LSTM, GRU or one of their cells; received {type(module).__name__}")
+    pairs = [(torch_type, ours_type, True) for torch_type, ours_type in _LAYERS]
+    pairs += [(torch_type, ours_type, False) for torch_type, ours_type in _CELLS]
+    match = [(ours_type, is_layer) for torch_type, ours_type, is_layer in pairs if type(module) is torch_type]
+    if not match:
+        raise TypeError(f"module must be a torch.nn RNN, LSTM, GRU or one of their cells; received {type(module).__name__}")
+    ours_type, is_layer = match[0]
+    ours = ours_type(module.input_size, module.hidden_size, **_constructor_arguments(module, is_layer), **options)
     missing, unexpected = ours.load_state_dict(module.state_dict(), strict=False)
     # every torch parameter must land; only rnnlab's own extras (a learned initial state) may stay as built
     extras = {"initial_h", "initial_c"}
@@ -65,24 +67,13 @@ def to_torch(module: nn.Module) -> nn.Module:
         raise ValueError("module is a GRU with reset_after=False, which torch.nn cannot represent; received reset_after=False")
     if getattr(module, "learn_initial_state", False):
         raise ValueError("module has a learned initial state, which torch.nn cannot hold; received learn_initial_state=True")
-    weight = next(module.parameters())
-    factory = dict(device=weight.device, dtype=weight.dtype)
-    if isinstance(module, RecurrentLayer):
-        torch_type = next(t for t, ours in _LAYERS if isinstance(module, ours))
-        extra = {"proj_size": module.proj_size} if torch_type is nn.LSTM else {}
-        if torch_type is nn.RNN:
-            extra["nonlinearity"] = module.nonlinearity
-        theirs = torch_type(module.input_size, module.hidden_size, module.num_layers, bias=module.bias,
-                            batch_first=module.batch_first, dropout=module.dropout,
-                            bidirectional=module.bidirectional, **extra, **factory)
-    else:
-        matches = [t for t, ours in _CELLS if type(module) is ours]
-        if not matches:
-            raise TypeError(f"module must be an rnnlab RNN, LSTM, GRU or one of their cells; received {type(module).__name__}")
-        if getattr(module, "proj_size", 0):
-            raise ValueError(f"module is an LSTMCell with proj_size, which torch.nn.LSTMCell lacks; received proj_size={module.proj_size}")
-        extra = {"nonlinearity": module.nonlinearity} if matches[0] is nn.RNNCell else {}
-        theirs = matches[0](module.input_size, module.hidden_size, bias=module.bias, **extra, **factory)
+    is_layer = isinstance(module, RecurrentLayer)
+    matches = [t for t, ours in (_LAYERS if is_layer else _CELLS) if isinstance(module, ours)]
+    if not matches:
+        raise TypeError(f"module must be an rnnlab RNN, LSTM, GRU or one of their cells; received {type(module).__name__}")
+    if not is_layer and getattr(module, "proj_size", 0):
+        raise ValueError(f"module is an LSTMCell with proj_size, which torch.nn.LSTMCell lacks; received proj_size={module.proj_size}")
+    theirs = matches[0](module.input_size, module.hidden_size, **_constructor_arguments(module, is_layer))
     theirs.load_state_dict(module.state_dict(), strict=True)
     theirs.train(module.training)
     return theirs
