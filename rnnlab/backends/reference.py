@@ -116,8 +116,12 @@ class _BPTT(torch.autograd.Function):
         cell, mask, first_masked, states, gates = ctx.cell, ctx.mask, ctx.first_masked, ctx.states, ctx.gates
         if mask is not None:
             d_ys = d_ys * mask  # outputs past a sequence's end are constant zeros
-        num_steps = xs.shape[0]
-        d_state, d_states, steps = d_final, [None] * num_steps, [None] * num_steps
+        num_steps, batch_size = xs.shape[:2]
+        # every step's gradients go into buffers allocated once, and each step's temporaries are
+        # freed as the loop moves on: allocation, not arithmetic, is what costs at small sizes
+        d_h = xs.new_empty(num_steps, batch_size, cell.state_sizes()[0])  # (T, B, P)
+        d_xw = d_hh = None
+        d_state = d_final
         for t in reversed(range(num_steps)):
             d_new = (d_state[0] + d_ys[t], *d_state[1:])  # h_t reaches the loss through y_t and step t + 1
             if t >= first_masked:
@@ -125,12 +129,17 @@ class _BPTT(torch.autograd.Function):
                 d_new_valid = tuple(d * valid for d in d_new)
             else:
                 d_new_valid = d_new
-            d_states[t] = cell.state_from_tensors(d_new_valid)
-            steps[t] = cell.backward_step(d_states[t], gates[t], states[t], states[t + 1])
-            d_state = state_tensors(steps[t].d_state)
+            d_h[t] = d_new_valid[0]
+            step = cell.backward_step(cell.state_from_tensors(d_new_valid), gates[t], states[t], states[t + 1])
+            if d_xw is None:  # (T, B, G*H); a separate d_hh only for cells where the two differ
+                d_xw = step.d_xw.new_empty(num_steps, *step.d_xw.shape)
+                d_hh = d_xw if step.d_hh is step.d_xw else torch.empty_like(d_xw)
+            d_xw[t] = step.d_xw
+            if d_hh is not d_xw:
+                d_hh[t] = step.d_hh
+            d_state = state_tensors(step.d_state)
             if t >= first_masked:  # a finished sequence passes its gradient through untouched
                 d_state = tuple(torch.where(valid, a, b) for a, b in zip(d_state, d_new))
-        d_xw = torch.stack([step.d_xw for step in steps])  # (T, B, G*H)
-        grads = cell.parameter_grads(Trace(xs, states, gates, d_states, steps, d_xw))
+        grads = cell.parameter_grads(Trace(xs, states, gates, d_h, d_xw, d_hh))
         d_xs = d_xw @ cell.weight_ih if ctx.needs_input_grad[4] else None  # (T, B, F)
         return None, None, None, None, d_xs, *d_state, *(grads[name] for name in cell.parameter_names())

@@ -186,13 +186,11 @@ class Cell(nn.Module):
 
     def parameter_grads(self, trace: Trace) -> dict[str, Tensor]:
         """Whole-sequence gradients of the parameters, as matrix products over all T steps at once."""
-        d_xw = trace.d_xw
-        d_hh = d_xw if all(g.d_hh is g.d_xw for g in trace.steps) else torch.stack([g.d_hh for g in trace.steps])
         h_prev = torch.stack([self.output(s) for s in trace.states[:-1]])  # (T, B, P)
-        result = {"weight_ih": _flat_mm(d_xw, trace.xs), "weight_hh": _flat_mm(d_hh, h_prev)}
+        result = {"weight_ih": _flat_mm(trace.d_xw, trace.xs), "weight_hh": _flat_mm(trace.d_hh, h_prev)}
         if self.bias:
-            result["bias_ih"] = d_xw.sum((0, 1))
-            result["bias_hh"] = d_hh.sum((0, 1))
+            result["bias_ih"] = trace.d_xw.sum((0, 1))
+            result["bias_hh"] = trace.d_hh.sum((0, 1))
         return result
 
 
@@ -202,17 +200,17 @@ class Trace(NamedTuple):
     xs: (T, B, F) the inputs.
     states: T + 1 states, the initial one first.
     gates: T gate tuples.
-    d_states: T gradients of the states each step produced (what `backward_step` received).
-    steps: T `StepGrads`.
-    d_xw: (T, B, G*H) the `d_xw` of every step, stacked.
+    d_h: (T, B, P) the gradient of each step's output h, as `backward_step` received it.
+    d_xw: (T, B, G*H) every step's `StepGrads.d_xw`.
+    d_hh: (T, B, G*H) every step's `StepGrads.d_hh` (the same tensor as d_xw where they agree).
     """
 
     xs: Tensor
     states: list
     gates: list
-    d_states: list
-    steps: list[StepGrads]
+    d_h: Tensor
     d_xw: Tensor
+    d_hh: Tensor
 
 
 def _flat_mm(d_out: Tensor, inputs: Tensor) -> Tensor:

@@ -118,7 +118,7 @@ class LSTMCell(Cell):
     def parameter_grads(self, trace: Trace) -> dict[str, Tensor]:
         result = super().parameter_grads(trace)
         if self.proj_size:
-            d_h = torch.stack([d.h for d in trace.d_states])  # (T, B, P)
+            d_h = trace.d_h  # (T, B, P)
             m = torch.stack([gate.o * torch.tanh(s.c) for gate, s in zip(trace.gates, trace.states[1:])])  # (T, B, H)
             result["weight_hr"] = _flat_mm(d_h, m)
         return result
