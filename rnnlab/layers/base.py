@@ -63,30 +63,18 @@ class RecurrentLayer(nn.Module):
         self.num_directions = 2 if bidirectional else 1
 
         self._flat_weights_names: list[str] = []
-        cells = []
         for layer in range(num_layers):
             for direction in range(self.num_directions):
-                cell = bind(self.cell_type, {}, **self._cell_config(layer))
-                for name, shape in cell.parameter_shapes().items():
+                shapes = bind(self.cell_type, {}, **self._cell_config(layer)).parameter_shapes()
+                for name, shape in shapes.items():
                     full_name = name + _suffix(layer, direction)
                     self.register_parameter(full_name, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
                     self._flat_weights_names.append(full_name)
-                cells.append(cell)
         self.reset_parameters()
         if learn_initial_state:  # after reset_parameters: zeros, and torch's random stream is untouched
-            for index, size in enumerate(cells[0].state_sizes()):
+            for index, size in enumerate(self._state_sizes()):
                 shape = (num_layers * self.num_directions, size)
                 self.register_parameter(f"initial_{'hc'[index]}", nn.Parameter(torch.zeros(shape, device=device, dtype=dtype)))
-
-        # The reference backend's composition of bound cells; kept out of the module tree, because
-        # the cells hold this layer's own parameters, which must be registered once, here.
-        layers = [
-            Bidirectional(Recurrent(cells[2 * k]), Recurrent(cells[2 * k + 1], reverse=True))
-            if bidirectional else Recurrent(cells[k])
-            for k in range(num_layers)
-        ]
-        object.__setattr__(self, "_stack", Stacked(layers, dropout=self.dropout))
-        object.__setattr__(self, "_cells", cells)
 
     def _cell_config(self, layer: int) -> dict[str, Any]:
         layer_input = self.input_size if layer == 0 else self.num_directions * (self.proj_size or self.hidden_size)
@@ -114,7 +102,7 @@ class RecurrentLayer(nn.Module):
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
         """The parameters grouped by (layer, direction), as torch.nn.RNNBase.all_weights."""
-        per_cell = len(self._flat_weights_names) // len(self._cells)
+        per_cell = len(self._flat_weights_names) // (self.num_layers * self.num_directions)
         weights = self._flat_weights
         return [weights[i : i + per_cell] for i in range(0, len(weights), per_cell)]
 
@@ -127,20 +115,22 @@ class RecurrentLayer(nn.Module):
         """
 
     def cells_by_position(self):
-        """Yields ((layer, direction), cell) for every cell, bound to this layer's parameters."""
-        self._bind_cells()
-        for index, cell in enumerate(self._cells):
-            yield divmod(index, self.num_directions), cell
+        """Yields ((layer, direction), cell) for every cell, bound to this layer's parameters.
 
-    def _bind_cells(self) -> None:
-        # re-read the parameters each time: .to(), load_state_dict(assign=True) and the like may replace them
-        for index, cell in enumerate(self._cells):
-            suffix = _suffix(*divmod(index, self.num_directions))
-            for name in cell.parameter_shapes():
-                object.__setattr__(cell, name, getattr(self, name + suffix))
-            if not self.bias:
-                object.__setattr__(cell, "bias_ih", None)
-                object.__setattr__(cell, "bias_hh", None)
+        The cells are made anew on each call and hold the layer's current parameter tensors (not
+        copies): nothing is cached that `.to()`, `load_state_dict(assign=True)` or a replica made
+        by nn.DataParallel could leave stale or share between threads.
+        """
+        for layer in range(self.num_layers):
+            config = self._cell_config(layer)
+            names = bind(self.cell_type, {}, **config).parameter_names()
+            for direction in range(self.num_directions):
+                weights = {"bias_ih": None, "bias_hh": None}  # stay None without bias
+                weights.update({name: getattr(self, name + _suffix(layer, direction)) for name in names})
+                yield (layer, direction), bind(self.cell_type, weights, **config)
+
+    def _state_sizes(self) -> tuple[int, ...]:
+        return bind(self.cell_type, {}, **self._cell_config(0)).state_sizes()
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -199,17 +189,21 @@ class RecurrentLayer(nn.Module):
         return tensors[0]
 
     def _run_reference(self, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
-        self._bind_cells()
-        cell = self._cells[0]
-        nested = []
+        """The layer as a composition of its cells: Stacked over (Bidirectional over) Recurrent."""
+        layers, nested = [], []
+        cells = [cell for _, cell in self.cells_by_position()]
         for layer in range(self.num_layers):
-            per_direction = [
-                cell.state_from_tensors(tuple(t[layer * self.num_directions + d] for t in initial))
-                for d in range(self.num_directions)
-            ]
-            nested.append(tuple(per_direction) if self.bidirectional else per_direction[0])
-        self._stack.training = self.training  # the stack is outside the module tree
-        ys, final = self._stack(xs, nested, lengths)
+            directions = cells[layer * self.num_directions : (layer + 1) * self.num_directions]
+            states = [cell.state_from_tensors(tuple(t[layer * self.num_directions + d] for t in initial))
+                      for d, cell in enumerate(directions)]
+            if self.bidirectional:
+                layers.append(Bidirectional(Recurrent(directions[0]), Recurrent(directions[1], reverse=True)))
+                nested.append(tuple(states))
+            else:
+                layers.append(Recurrent(directions[0]))
+                nested.append(states[0])
+        stack = Stacked(layers, dropout=self.dropout).train(self.training)
+        ys, final = stack(xs, nested, lengths)
         flat = [s for layer_state in final for s in (layer_state if self.bidirectional else (layer_state,))]
         return ys, tuple(torch.stack(parts) for parts in zip(*(state_tensors(s) for s in flat)))
 
@@ -255,7 +249,7 @@ class RecurrentLayer(nn.Module):
 
     def _initial_state(self, hx: Any, xs: Tensor, unbatched: bool) -> tuple[Tensor, ...]:
         """The initial state as a tuple of (L*D, B, ·) tensors: hx checked, or the default."""
-        sizes = self._cells[0].state_sizes()
+        sizes = self._state_sizes()
         stacked, batch_size = self.num_layers * self.num_directions, xs.shape[1]
         if hx is None:
             if self.learn_initial_state:

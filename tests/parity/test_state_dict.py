@@ -181,3 +181,21 @@ def test_from_torch_refuses_an_option_that_changes_the_math():
 def test_cell_repr_matches_torch(pair):
     theirs, ours = pair
     assert repr(ours).split("(", 1)[1] == repr(theirs).split("(", 1)[1]
+
+
+@pytest.mark.parametrize("backend", ["reference", "auto"])
+def test_copies_and_assigned_state_dicts_compute_with_their_own_parameters(backend):
+    import copy
+
+    torch.manual_seed(0)
+    layer = rnnlab.LSTM(3, 4, num_layers=2, bidirectional=True, backend=backend).double()
+    other = nn.LSTM(3, 4, num_layers=2, bidirectional=True).double()
+    xs = torch.randn(5, 2, 3, dtype=torch.float64)
+
+    twin = copy.deepcopy(layer)
+    with torch.no_grad():
+        twin.weight_hh_l1_reverse.add_(1.0)  # the copy changes, the original must not see it
+    assert not torch.equal(twin(xs)[0], layer(xs)[0])
+
+    layer.load_state_dict(other.state_dict(), assign=True)  # replaces the Parameter objects
+    torch.testing.assert_close(layer(xs)[0], other(xs)[0], atol=1e-10, rtol=1e-10)
