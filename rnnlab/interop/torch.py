@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from torch import nn
 
 from rnnlab.cells.gru import GRUCell
@@ -46,7 +48,9 @@ def from_torch(module: nn.Module, **options) -> nn.Module:
     if not match:
         raise TypeError(f"module must be a torch.nn RNN, LSTM, GRU or one of their cells; received {type(module).__name__}")
     ours_type, is_layer = match[0]
-    ours = ours_type(module.input_size, module.hidden_size, **_constructor_arguments(module, is_layer), **options)
+    with warnings.catch_warnings():  # torch warned about a single layer's dropout when `module` was built
+        warnings.filterwarnings("ignore", message=r"dropout=.* has no effect with num_layers=1")
+        ours = ours_type(module.input_size, module.hidden_size, **_constructor_arguments(module, is_layer), **options)
     missing, unexpected = ours.load_state_dict(module.state_dict(), strict=False)
     # every torch parameter must land; only rnnlab's own extras (a learned initial state) may stay as built
     extras = {"initial_h", "initial_c"}

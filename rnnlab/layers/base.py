@@ -10,6 +10,7 @@ through one of the backends; the reference backend is the composition of cells i
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -56,6 +57,9 @@ class RecurrentLayer(nn.Module):
             raise ValueError(f"dropout must be a number in [0, 1]; received {dropout!r}")
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.dropout = float(dropout)
+        if self.dropout > 0 and num_layers == 1:  # as torch warns: dropout acts between layers only
+            warnings.warn(f"dropout={dropout} has no effect with num_layers=1: dropout is applied between "
+                          "recurrent layers, not after the last", stacklevel=3)
         self.learn_initial_state = learn_initial_state
         self.backend = backend
         self.proj_size = cell_options.get("proj_size", 0)

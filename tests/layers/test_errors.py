@@ -125,3 +125,8 @@ def test_unknown_backend_on_assignment_names_it():
     layer = rnnlab.GRU(3, 4)
     with pytest.raises(ValueError, match=pattern("backend", "'cudnn'")):
         layer.backend = "cudnn"
+
+
+def test_dropout_with_one_layer_warns_as_torch_does():
+    with pytest.warns(UserWarning, match=r"dropout=0\.5 has no effect with num_layers=1"):
+        rnnlab.GRU(3, 4, dropout=0.5)
