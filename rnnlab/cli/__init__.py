@@ -1,0 +1,1 @@
+"""The `rnnlab` command line: one module per subcommand, each only parsing and delegating."""

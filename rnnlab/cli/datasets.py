@@ -1,0 +1,20 @@
+"""`rnnlab datasets`: the real data sets bundled with rnnlab, usable by name wherever a file is."""
+
+from __future__ import annotations
+
+from rnnlab.data.bundled import bundled_path, list_datasets
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("datasets", help="list the bundled data sets")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    infos = list_datasets()
+    width = max(len(info.name) for info in infos)
+    for info in infos:
+        print(f"{info.name:<{width}}  {info.points:>6} points  target {info.target!r}  columns {list(info.columns)}")
+        print(f"{'':<{width}}  {info.description}")
+        print(f"{'':<{width}}  source and licence: {bundled_path(info.name) / 'SOURCE.md'}")
+    return 0
