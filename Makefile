@@ -42,8 +42,10 @@ $(STAMP): pyproject.toml $(VENV)/.torch-spec | $(VENV_PY)
 test: $(STAMP)
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VENV_PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+# The demo's output is regenerated on every run, so the previous one is removed first.
 demo: $(STAMP)
-	$(VENV_PY) examples/quickstart.py
+	rm -rf runs/demo
+	$(VENV)/bin/rnnlab demo --out runs/demo
 
 bench: $(STAMP)
 	$(VENV_PY) benchmarks/layers_cpu.py

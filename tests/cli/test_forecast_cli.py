@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from rnnlab.cli.main import main
 
@@ -120,3 +121,32 @@ def test_module_entry_point_and_help():
     for command in ([], ["train", "forecast"], ["evaluate"], ["predict"], ["datasets"], ["demo"]):
         result = subprocess.run([sys.executable, "-m", "rnnlab", *command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "usage: rnnlab" in result.stdout, (command, result.stderr)
+
+
+def test_resume_finishes_an_interrupted_run_with_the_same_weights(tmp_path, monkeypatch, capsys):
+    from safetensors.torch import load_file
+
+    import rnnlab.tasks.forecast_run as forecast_run
+
+    data = write_series_csv(tmp_path / "shop.csv")
+    assert main(train_args(data, tmp_path / "straight", "--epochs", "4")) == 0
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the process died after its last checkpoint
+
+    with monkeypatch.context() as patch:
+        patch.setattr(forecast_run, "test_report", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            main(train_args(data, tmp_path / "resumed", "--epochs", "4"))
+    assert (tmp_path / "resumed.partial" / "checkpoint").is_dir() and not (tmp_path / "resumed").exists()
+    assert main(train_args(data, tmp_path / "resumed", "--epochs", "4", "--resume")) == 0
+    straight = load_file(str(tmp_path / "straight" / "model.safetensors"))
+    resumed = load_file(str(tmp_path / "resumed" / "model.safetensors"))
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_resume_without_an_interrupted_run_is_an_error(tmp_path, capsys):
+    data = write_series_csv(tmp_path / "shop.csv")
+    assert main(train_args(data, tmp_path / "run", "--resume")) == 2
+    assert "nothing to resume" in capsys.readouterr().err
