@@ -6,6 +6,7 @@ import json
 
 from rnnlab.cli.args import add_dataclass_arguments, dataclass_from_arguments
 from rnnlab.tasks.forecast_run import ForecastConfig, train_forecast
+from rnnlab.train import distributed
 
 
 def add_parser(subparsers) -> None:
@@ -23,5 +24,6 @@ def add_parser(subparsers) -> None:
 def run_forecast(args) -> int:
     config = dataclass_from_arguments(ForecastConfig, args)
     summary = train_forecast(config, resume=args.resume, quiet=args.quiet)
-    print(json.dumps(summary["metrics"], indent=2) if args.quiet else summary["text"])
+    if distributed.is_main():  # under torchrun, one process reports
+        print(json.dumps(summary["metrics"], indent=2) if args.quiet else summary["text"])
     return 0

@@ -34,7 +34,7 @@ from rnnlab.tasks import transforms
 from rnnlab.tasks.baselines import infer_season, naive_forecast, seasonal_naive_forecast
 from rnnlab.tasks.forecast import ForecastModelConfig, build_forecaster
 from rnnlab.tasks.metrics import forecast_metrics
-from rnnlab.train import Trainer, TrainerOptions
+from rnnlab.train import Trainer, TrainerOptions, distributed
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,12 @@ class ForecastConfig:
     epochs: int = field(default=100, metadata={"help": "training epochs (early stopping may end sooner)"})
     learning_rate: float = field(default=3e-3, metadata={"help": "optimizer learning rate"})
     optimizer: str = field(default="adam", metadata={"choices": ["adam", "adamw", "sgd"], "help": "optimizer"})
+    schedule: str | None = field(default=None, metadata={"type": str, "choices": ["constant", "cosine", "step", "linear"],
+                                                         "help": "learning-rate schedule (default: constant)"})
     grad_clip: float = field(default=1.0, metadata={"help": "clip the gradient norm to this (0 disables)"})
+    grad_clip_value: float = field(default=0.0, metadata={"help": "clip each gradient element to ±this (0 disables)"})
+    on_nonfinite: str = field(default="stop", metadata={"choices": ["stop", "skip"],
+                                                        "help": "on a NaN/Inf loss: stop, naming the step, or skip the batch"})
     patience: int = field(default=20, metadata={"help": "early-stopping patience in epochs (0 disables)"})
     val_fraction: float = field(default=0.15, metadata={"help": "share of the series for validation"})
     test_fraction: float = field(default=0.15, metadata={"help": "share of the series for testing (the end)"})
@@ -231,6 +236,8 @@ def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool 
         {"metrics": test metrics of the model and the baselines, "text": a printable summary,
          "run_dir": the run directory, "seconds": training time, "parameters": model size}.
     """
+    distributed.init_from_env()  # under torchrun: every rank trains on its share, rank 0 alone writes
+    main = distributed.is_main()
     out = Path(config.out)
     stage = out.with_name(out.name + ".partial")
     if out.exists():
@@ -242,21 +249,33 @@ def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool 
     train_xy, val_xy = windows(config, prepared, "train")[:2], windows(config, prepared, "val")[:2]
     windows(config, prepared, "test")  # a test span too short is an input error, found before training
     model = build_forecaster(config.model_config(), input_size=prepared.scaled.shape[1])
-    if not resume and stage.exists():
+    if main and not resume and stage.exists():
         shutil.rmtree(stage)  # what an earlier failed attempt left
-    stage.mkdir(parents=True, exist_ok=True)
+    if main:
+        stage.mkdir(parents=True, exist_ok=True)
     options = TrainerOptions(optimizer=config.optimizer, learning_rate=config.learning_rate, epochs=config.epochs,
-                             grad_clip_norm=config.grad_clip, early_stopping_patience=config.patience,
-                             seed=config.seed)
+                             schedule=config.schedule, grad_clip_norm=config.grad_clip,
+                             grad_clip_value=config.grad_clip_value, nonfinite=config.on_nonfinite,
+                             early_stopping_patience=config.patience, seed=config.seed)
     trainer = Trainer(model, torch.nn.functional.mse_loss, options, run_dir=stage, quiet=quiet)
+    world = distributed.world_size()
+    if config.batch_size % world:
+        raise ValueError(f"batch_size must be a multiple of the {world} processes; received {config.batch_size}")
+
+    def train_batches(epoch, generator):
+        for inputs, targets in batches(*train_xy, config.batch_size, shuffle=True, generator=generator):
+            keep = len(inputs) - len(inputs) % world  # equal shares per process; drops < world windows
+            if keep:
+                yield inputs[:keep], targets[:keep]
+
     started = time.perf_counter()
-    result = trainer.fit(
-        lambda epoch, generator: batches(*train_xy, config.batch_size, shuffle=True, generator=generator),
-        lambda: batches(*val_xy, config.batch_size, shuffle=False, generator=None),
-        resume=resume,
-    )
+    result = trainer.fit(train_batches, lambda: batches(*val_xy, config.batch_size, shuffle=False, generator=None),
+                         resume=resume)
     seconds = time.perf_counter() - started
     report = test_report(config, model, prepared)
+    if not main:
+        return {"metrics": report["metrics"], "text": "", "run_dir": str(out), "seconds": seconds,
+                "parameters": sum(p.numel() for p in model.parameters())}
     save_model(stage, model, config, prepared)
     _write_json(stage / "test_metrics.json", report["metrics"])
     _write_predictions(stage / "predictions.csv", prepared, report)

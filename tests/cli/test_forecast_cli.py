@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,17 @@ def test_resume_without_an_interrupted_run_is_an_error(tmp_path, capsys):
     data = write_series_csv(tmp_path / "shop.csv")
     assert main(train_args(data, tmp_path / "run", "--resume")) == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_train_forecast_under_torchrun_with_two_cpu_processes(tmp_path):
+    data = write_series_csv(tmp_path / "shop.csv")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "rnnlab", *train_args(data, out, "--batch-size", "16")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count('"seasonal_naive"') == 1  # rank 0 alone reports
+    assert (out / "model.safetensors").is_file() and (out / "report.html").is_file()
+    assert not out.with_name("run.partial").exists()
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3  # written once, not per process
