@@ -22,12 +22,13 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from rnnlab.data.errors import DataError
 from rnnlab.data.scaling import Scaler
 from rnnlab.data.series import Series, load_series, time_split
 from rnnlab.data.windows import batches, make_windows
+from rnnlab.report.atomic import write_bytes_atomically
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_forecast, plot_losses
 from rnnlab.tasks import transforms
@@ -159,9 +160,7 @@ def test_report(config: ForecastConfig, model: torch.nn.Module, prepared: Prepar
 
 
 def _write_json(path: Path, value) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_bytes_atomically(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
 
 
 def _write_predictions(path: Path, prepared: Prepared, report: dict) -> None:
@@ -174,16 +173,13 @@ def _write_predictions(path: Path, prepared: Prepared, report: dict) -> None:
             values = [report["actual"][row, step]] + [report["forecasts"][k][row, step]
                                                       for k in ("model", "naive", "seasonal_naive")]
             lines.append(f"{when},{step + 1}," + ",".join(f"{v:.6g}" for v in values))
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_bytes_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def save_model(run_dir: Path, model: torch.nn.Module, config: ForecastConfig, prepared: Prepared) -> None:
     """model.safetensors and config.json: all that evaluate and predict need, and nothing pickled."""
-    temporary = run_dir / "model.safetensors.tmp"
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(temporary))
-    os.replace(temporary, run_dir / "model.safetensors")
+    weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    write_bytes_atomically(run_dir / "model.safetensors", save(weights))
     saved = {"config": dataclasses.asdict(config), "transform": prepared.transform, "season": prepared.season,
              "scaler": prepared.scaler.to_dict(), "columns": list(prepared.series.columns),
              "target": prepared.series.target}
