@@ -25,6 +25,8 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
+            file.flush()
+            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
         os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; a report is meant to be shared
         os.replace(temporary, path)
     except BaseException:
