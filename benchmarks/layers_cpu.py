@@ -34,13 +34,14 @@ import math
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import torch
+
+from benchinfo import cpu_model, git_revision
 from torch import nn
 
 try:
@@ -193,28 +194,6 @@ def measure(calls: dict[str, callable], repeats: int, warmup: int, min_time: flo
 
 
 # -- report -----------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def git_revision() -> str:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "rnnlab"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (commit or "unknown") + (" (rnnlab/ modified)" if dirty else "")
 
 
 def header(args, started: datetime.datetime) -> list[str]:
