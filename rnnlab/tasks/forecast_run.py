@@ -73,6 +73,8 @@ class ForecastConfig:
     test_fraction: float = field(default=0.15, metadata={"help": "share of the series for testing (the end)"})
     season: int | None = field(default=None, metadata={"type": int, "help": "seasonal period for MASE (default: inferred)"})
     seed: int = field(default=0, metadata={"help": "random seed (runs on the CPU are deterministic)"})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda, cuda:N, or auto (cuda when available)"})
+    amp: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (CUDA only)"})
     out: str = field(default="runs/forecast", metadata={"help": "run directory to write"})
 
     def __post_init__(self) -> None:
@@ -138,8 +140,9 @@ def windows(config: ForecastConfig, prepared: Prepared, span: str):
 def forecast_levels(model: torch.nn.Module, prepared: Prepared, xs: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """The model's forecasts (M, H) in the series' own units, for windows xs (M, T, C)."""
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
-        scaled = model(torch.as_tensor(xs, dtype=torch.float32)).double().numpy()  # (M, H)
+        scaled = model(torch.as_tensor(xs, dtype=torch.float32, device=device)).double().cpu().numpy()  # (M, H)
     z = prepared.scaler.inverse_transform_target(scaled)
     return transforms.invert(prepared.transform, z, prepared.y, starts)
 
@@ -222,6 +225,18 @@ def predict_run(run_dir: str | Path, data: str) -> list[float]:
     return [float(v) for v in forecast_levels(model, prepared, xs, start)[0]]
 
 
+def _device(name: str) -> torch.device:
+    """The device a run trains on: "auto" is this process's CUDA device when there is one, else the CPU."""
+    if name != "auto":
+        try:
+            return torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"device must be cpu, cuda, cuda:N or auto; received {name!r}") from None
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # under torchrun, one GPU per process
+
+
 def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool = False, command: str = "") -> dict:
     """Trains a forecaster as `config` says and writes its run directory.
 
@@ -244,7 +259,7 @@ def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool 
     prepared = load(config)
     train_xy, val_xy = windows(config, prepared, "train")[:2], windows(config, prepared, "val")[:2]
     windows(config, prepared, "test")  # a test span too short is an input error, found before training
-    model = build_forecaster(config.model_config(), input_size=prepared.scaled.shape[1])
+    model = build_forecaster(config.model_config(), input_size=prepared.scaled.shape[1]).to(_device(config.device))
     if main and not resume and stage.exists():
         shutil.rmtree(stage)  # what an earlier failed attempt left
     if main:
@@ -252,7 +267,7 @@ def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool 
     options = TrainerOptions(optimizer=config.optimizer, learning_rate=config.learning_rate, epochs=config.epochs,
                              schedule=config.schedule, grad_clip_norm=config.grad_clip,
                              grad_clip_value=config.grad_clip_value, nonfinite=config.on_nonfinite,
-                             early_stopping_patience=config.patience, seed=config.seed)
+                             early_stopping_patience=config.patience, seed=config.seed, amp=config.amp)
     trainer = Trainer(model, torch.nn.functional.mse_loss, options, run_dir=stage, quiet=quiet)
     world = distributed.world_size()
     if config.batch_size % world:
