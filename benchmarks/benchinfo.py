@@ -1,8 +1,9 @@
-"""What every benchmark report states about where it ran: the CPU model and the code's revision."""
+"""What the benchmark scripts share: where a run happened (CPU model, revision) and how its report is written."""
 
 from __future__ import annotations
 
 import platform
+import sys
 import subprocess
 from pathlib import Path
 
@@ -27,3 +28,12 @@ def git_revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (commit or "unknown") + (" (rnnlab/ modified)" if dirty else "")
+
+
+def emit(text: str, out: Path | None) -> None:
+    """Prints the report and, with --out, also writes it to that file."""
+    print(text, end="")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        print(f"written to {out}", file=sys.stderr)

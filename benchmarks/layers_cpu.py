@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from benchinfo import cpu_model, git_revision
+from benchinfo import cpu_model, emit, git_revision
 from torch import nn
 
 try:
@@ -346,11 +346,7 @@ def main(argv=None) -> int:
                   + (", ".join(f"{r['cell']} {r['mode']} (" + ",".join(map(str, r["config"])) + f") {r['spread']:.1f}x"
                                for r in noisy) or "none"))
     text = "\n".join(report) + "\n"
-    print(text, end="")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        log(f"written to {args.out}")
+    emit(text, args.out)
     return 0
 
 

@@ -52,7 +52,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported anyw
 import numpy as np
 import torch
 
-from benchinfo import cpu_model, git_revision
+from benchinfo import cpu_model, emit, git_revision
 
 try:
     import rnnlab
@@ -238,11 +238,7 @@ def main(argv=None) -> int:
                  f"speed-up {speedup:.2f}x ({'>=' if fast else '<'} {SPEEDUP_TARGET:g}x), MASE {m_ours:.3f} vs "
                  f"Keras {m_keras:.3f} ({'equal or better' if good else 'worse'}).")
     text = "\n".join(lines) + "\n"
-    print(text, end="")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        log(f"written to {args.out}")
+    emit(text, args.out)
     return 0
 
 
