@@ -54,14 +54,24 @@ def make_windows(values: np.ndarray, target_index: int, *, window: int, horizon:
         raise ValueError(f"targets_from and targets_to must satisfy 0 <= targets_from <= targets_to "
                          f"<= N={num_steps}; received targets_from={targets_from}, "
                          f"targets_to={targets_to}")
+    starts = window_starts(window=window, horizon=horizon, stride=stride, targets_from=targets_from,
+                           targets_to=targets_to)                      # (M,) first target indices
     first = max(targets_from, window)
-    starts = np.arange(first, targets_to - horizon + 1, stride)        # (M,) first target indices
     if len(starts) == 0:
         raise DataError(f"no window fits: targets in [{targets_from}, {targets_to}) with window="
                         f"{window} and horizon={horizon} need targets_to >= {first + horizon}")
     X = values[starts[:, None] + np.arange(-window, 0)]               # (M, window, C)
     Y = values[starts[:, None] + np.arange(horizon), target_index]    # (M, horizon)
     return X, Y
+
+
+def window_starts(*, window: int, horizon: int, stride: int, targets_from: int, targets_to: int) -> np.ndarray:
+    """The first target index of every window `make_windows` cuts with these arguments, (M,).
+
+    The first is max(targets_from, window), the earliest with a full window behind it; the last
+    leaves room for the horizon before targets_to.
+    """
+    return np.arange(max(targets_from, window), targets_to - horizon + 1, stride)
 
 
 def _check_arguments(values, target_index, window, horizon, stride) -> int:

@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save
 from rnnlab.data.errors import DataError
 from rnnlab.data.scaling import Scaler
 from rnnlab.data.series import Series, load_series, time_split
-from rnnlab.data.windows import batches, make_windows
+from rnnlab.data.windows import batches, make_windows, window_starts
 from rnnlab.report.atomic import write_bytes_atomically
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_forecast, plot_losses
@@ -132,9 +132,7 @@ def windows(config: ForecastConfig, prepared: Prepared, span: str):
         xs, ys = make_windows(prepared.scaled, prepared.series.target_index, **kwargs)
     except DataError as error:
         raise DataError(f"the {span} span of {config.data!r} is too short: {error}") from None
-    first = max(kwargs["targets_from"], config.window)  # the rule make_windows documents
-    starts = np.arange(first, kwargs["targets_to"] - config.horizon + 1, stride) + lag
-    return xs, ys, starts
+    return xs, ys, window_starts(**kwargs) + lag  # starts in original indices
 
 
 def forecast_levels(model: torch.nn.Module, prepared: Prepared, xs: np.ndarray, starts: np.ndarray) -> np.ndarray:
