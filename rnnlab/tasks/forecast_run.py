@@ -33,7 +33,7 @@ from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_forecast, plot_losses
 from rnnlab.tasks import transforms
 from rnnlab.tasks.baselines import infer_season, naive_forecast, seasonal_naive_forecast
-from rnnlab.tasks.forecast import ForecastModelConfig, build_forecaster
+from rnnlab.tasks.forecast import ForecastModelConfig, Forecaster, build_forecaster
 from rnnlab.tasks.metrics import forecast_metrics
 from rnnlab.train import Trainer, TrainerOptions, distributed
 
@@ -284,7 +284,7 @@ def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool 
     report = test_report(config, model, prepared)
     if not main:
         return {"metrics": report["metrics"], "text": "", "run_dir": str(out), "seconds": seconds,
-                "parameters": sum(p.numel() for p in model.parameters())}
+                "parameters": model.num_parameters}
     save_model(stage, model, config, prepared)
     _write_json(stage / "test_metrics.json", report["metrics"])
     _write_predictions(stage / "predictions.csv", prepared, report)
@@ -293,12 +293,12 @@ def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool 
     os.replace(stage, out)
     text = summary_text(config, report["metrics"], seconds, model)
     return {"metrics": report["metrics"], "text": text, "run_dir": str(out), "seconds": seconds,
-            "parameters": sum(p.numel() for p in model.parameters())}
+            "parameters": model.num_parameters}
 
 
-def summary_text(config: ForecastConfig, metrics: dict, seconds: float, model: torch.nn.Module) -> str:
+def summary_text(config: ForecastConfig, metrics: dict, seconds: float, model: Forecaster) -> str:
     names = ("mase", "rmse", "mae", "smape")
-    lines = [f"{config.model.upper()} on {config.data!r}: {sum(p.numel() for p in model.parameters())} parameters, "
+    lines = [f"{config.model.upper()} on {config.data!r}: {model.num_parameters} parameters, "
              f"trained in {seconds:.1f} s; test span:",
              f"{'':16}" + "".join(f"{n:>10}" for n in names)]
     lines += [f"{model_name:16}" + "".join(f"{values[n]:>10.4g}" for n in names) for model_name, values in metrics.items()]
