@@ -186,12 +186,20 @@ class Cell(nn.Module):
 
     def parameter_grads(self, trace: Trace) -> dict[str, Tensor]:
         """Whole-sequence gradients of the parameters, as matrix products over all T steps at once."""
-        h_prev = torch.stack([self.output(s) for s in trace.states[:-1]])  # (T, B, P)
-        result = {"weight_ih": _flat_mm(trace.d_xw, trace.xs), "weight_hh": _flat_mm(trace.d_hh, h_prev)}
+        result = {"weight_ih": _flat_mm(trace.d_xw, trace.xs), "weight_hh": self.weight_hh_grad(trace)}
         if self.bias:
             result["bias_ih"] = trace.d_xw.sum((0, 1))
             result["bias_hh"] = trace.d_hh.sum((0, 1))
         return result
+
+    def weight_hh_grad(self, trace: Trace) -> Tensor:
+        """Σ_t (∂L/∂(W_hh h_{t-1}))ᵀ h_{t-1}; a cell whose W_hh sees something else overrides it."""
+        return _flat_mm(trace.d_hh, _previous_outputs(trace))
+
+
+def _previous_outputs(trace: Trace) -> Tensor:
+    """h_{t-1} for every step t, (T, B, P): what W_hh multiplies in most cells."""
+    return torch.stack([Cell.output(s) for s in trace.states[:-1]])
 
 
 class Trace(NamedTuple):

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from rnnlab.cells.base import Cell, StepGrads, Trace, _flat_mm
+from rnnlab.cells.base import Cell, StepGrads, Trace, _flat_mm, _previous_outputs
 
 
 class GRUGates(NamedTuple):
@@ -113,12 +113,11 @@ class GRUCell(Cell):
         d_h = d_h + d_rh * r + d_xw[:, : 2 * self.hidden_size] @ self.weight_hh[: 2 * self.hidden_size]
         return StepGrads(d_xw=d_xw, d_hh=d_xw, d_state=d_h)
 
-    def parameter_grads(self, trace: Trace) -> dict[str, Tensor]:
-        result = super().parameter_grads(trace)
-        if not self.reset_after:
-            # rows r, z see h; rows n see r ⊙ h
-            rows = 2 * self.hidden_size
-            d_a_n = trace.d_xw[..., rows:]  # (T, B, H)
-            rh = torch.stack([gate.r * s for gate, s in zip(trace.gates, trace.states[:-1])])  # (T, B, H)
-            result["weight_hh"][rows:] = _flat_mm(d_a_n, rh)
-        return result
+    def weight_hh_grad(self, trace: Trace) -> Tensor:
+        if self.reset_after:
+            return super().weight_hh_grad(trace)
+        # rows r, z see h; rows n see r ⊙ h
+        rows = 2 * self.hidden_size
+        h_prev = _previous_outputs(trace)  # (T, B, H)
+        rh = torch.stack([gate.r for gate in trace.gates]) * h_prev  # (T, B, H)
+        return torch.cat([_flat_mm(trace.d_hh[..., :rows], h_prev), _flat_mm(trace.d_hh[..., rows:], rh)])
