@@ -1,18 +1,23 @@
-"""`rnnlab predict DIR --data FILE`: forecast the next horizon after the end of a file."""
+"""`rnnlab predict DIR`: use a trained run on new input (a forecast, a label, tags, ...)."""
 
 from __future__ import annotations
 
-from rnnlab.tasks.forecast_run import predict_run
+from rnnlab.tasks.registry import get_task
+from rnnlab.tasks.run import read_run
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("predict", help="forecast the steps after the end of a series")
+    parser = subparsers.add_parser("predict", help="use a trained run on new data or text",
+                                   description="Forecast the steps after the end of --data (forecast runs), or label, "
+                                               "tag, continue or translate --text or each entry of --data.")
     parser.add_argument("run_dir", metavar="DIR", help="a run directory written by `rnnlab train`")
-    parser.add_argument("--data", required=True, help="CSV file (or bundled name) whose end to forecast from")
+    parser.add_argument("--data", default=None, help="a file (or bundled name) to predict from")
+    parser.add_argument("--text", default=None, help="one text to predict from")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    for step, value in enumerate(predict_run(args.run_dir, args.data), start=1):
-        print(f"t+{step}\t{value:.6g}")
+    task = get_task(read_run(args.run_dir)["task"])
+    for line in task.predict(args.run_dir, data=args.data, text=args.text):
+        print(line)
     return 0

@@ -12,17 +12,12 @@ test_metrics.json, predictions.csv, loss.png, forecast.png and report.html.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
 
 from rnnlab.data.errors import DataError
 from rnnlab.data.scaling import Scaler
@@ -35,13 +30,22 @@ from rnnlab.tasks import transforms
 from rnnlab.tasks.baselines import infer_season, naive_forecast, seasonal_naive_forecast
 from rnnlab.tasks.forecast import ForecastModelConfig, Forecaster, build_forecaster
 from rnnlab.tasks.metrics import forecast_metrics
-from rnnlab.train import Trainer, TrainerOptions, distributed
+from rnnlab.tasks.registry import Task
+from rnnlab.tasks.run import RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run, write_json
+from rnnlab.train import distributed
+
+TASK = "forecast"
 
 
 @dataclass(frozen=True)
-class ForecastConfig:
+class ForecastConfig(RunConfig):
     """Everything a forecasting run depends on; saved as the run's config.json."""
 
+    POSITIVE = RunConfig.POSITIVE + ("window", "horizon", "stride")
+
+    bidirectional: bool = field(default=False, metadata={"help": "read each window in both directions"})
+    batch_size: int = field(default=32, metadata={"help": "windows per batch"})
+    out: str = field(default="runs/forecast", metadata={"help": "run directory to write"})
     data: str = field(default="airline", metadata={"help": "a CSV file, or a bundled data set's name"})
     target: str | None = field(default=None, metadata={"type": str, "help": "column to forecast (bundled: its default)"})
     columns: str | None = field(default=None, metadata={"type": str, "help": "comma-separated input columns (default: all numeric)"})
@@ -50,38 +54,15 @@ class ForecastConfig:
                                                              "file; a bundled set's own choice)"})
     transform: str = field(default="auto", metadata={"choices": list(transforms.TRANSFORMS),
                                                      "help": "target transform; auto: logdiff if positive, else diff"})
-    model: str = field(default="lstm", metadata={"choices": ["rnn", "lstm", "gru"], "help": "recurrent cell"})
-    hidden_size: int = field(default=64, metadata={"help": "hidden units per layer"})
-    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
-    bidirectional: bool = field(default=False, metadata={"help": "read each window in both directions"})
-    dropout: float = field(default=0.0, metadata={"help": "dropout between recurrent layers"})
     window: int = field(default=12, metadata={"help": "input steps per window"})
     horizon: int = field(default=1, metadata={"help": "steps forecast at once (direct multi-step)"})
     stride: int = field(default=1, metadata={"help": "steps between training windows"})
-    batch_size: int = field(default=32, metadata={"help": "windows per batch"})
-    epochs: int = field(default=100, metadata={"help": "training epochs (early stopping may end sooner)"})
-    learning_rate: float = field(default=3e-3, metadata={"help": "optimizer learning rate"})
-    optimizer: str = field(default="adam", metadata={"choices": ["adam", "adamw", "sgd"], "help": "optimizer"})
-    schedule: str | None = field(default=None, metadata={"type": str, "choices": ["constant", "cosine", "step", "linear"],
-                                                         "help": "learning-rate schedule (default: constant)"})
-    grad_clip: float = field(default=1.0, metadata={"help": "clip the gradient norm to this (0 disables)"})
-    grad_clip_value: float = field(default=0.0, metadata={"help": "clip each gradient element to ±this (0 disables)"})
-    on_nonfinite: str = field(default="stop", metadata={"choices": ["stop", "skip"],
-                                                        "help": "on a NaN/Inf loss: stop, naming the step, or skip the batch"})
-    patience: int = field(default=20, metadata={"help": "early-stopping patience in epochs (0 disables)"})
     val_fraction: float = field(default=0.15, metadata={"help": "share of the series for validation"})
     test_fraction: float = field(default=0.15, metadata={"help": "share of the series for testing (the end)"})
     season: int | None = field(default=None, metadata={"type": int, "help": "seasonal period for MASE (default: inferred)"})
-    seed: int = field(default=0, metadata={"help": "random seed (runs on the CPU are deterministic)"})
-    device: str = field(default="auto", metadata={"help": "cpu, cuda, cuda:N, or auto (cuda when available)"})
-    amp: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (CUDA only)"})
-    out: str = field(default="runs/forecast", metadata={"help": "run directory to write"})
 
     def __post_init__(self) -> None:
-        for name in ("hidden_size", "num_layers", "window", "horizon", "stride", "batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; received {value!r}")
+        super().__post_init__()
         if self.season is not None and self.season < 1:
             raise ValueError(f"season must be a positive integer; received {self.season!r}")
 
@@ -160,10 +141,6 @@ def test_report(config: ForecastConfig, model: torch.nn.Module, prepared: Prepar
     return {"starts": starts, "actual": actual, "forecasts": forecasts, "metrics": metrics}
 
 
-def _write_json(path: Path, value) -> None:
-    write_bytes_atomically(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
-
-
 def _write_predictions(path: Path, prepared: Prepared, report: dict) -> None:
     times = prepared.series.times
     lines = ["time,step,actual,forecast,naive,seasonal_naive"]
@@ -179,20 +156,17 @@ def _write_predictions(path: Path, prepared: Prepared, report: dict) -> None:
 
 def save_model(run_dir: Path, model: torch.nn.Module, config: ForecastConfig, prepared: Prepared) -> None:
     """model.safetensors and config.json: all that evaluate and predict need, and nothing pickled."""
-    weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    write_bytes_atomically(run_dir / "model.safetensors", save(weights))
-    saved = {"config": dataclasses.asdict(config), "transform": prepared.transform, "season": prepared.season,
-             "scaler": prepared.scaler.to_dict(), "columns": list(prepared.series.columns),
-             "target": prepared.series.target}
-    _write_json(run_dir / "config.json", saved)
+    save_run(run_dir, model, TASK, {
+        "config": dataclasses.asdict(config), "transform": prepared.transform, "season": prepared.season,
+        "scaler": prepared.scaler.to_dict(), "columns": list(prepared.series.columns),
+        "target": prepared.series.target})
 
 
 def load_run(run_dir: str | Path, data: str | None = None) -> tuple[ForecastConfig, torch.nn.Module, Prepared]:
     """A finished run's config and model, and `data` (default: the run's own) prepared as in training."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file() or not (run_dir / "model.safetensors").is_file():
-        raise FileNotFoundError(f"run directory {str(run_dir)!r} has no config.json and model.safetensors")
-    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    saved = read_run(run_dir)
+    if saved["task"] != TASK:
+        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not a forecast")
     config = ForecastConfig(**saved["config"])
     if data is not None:
         config = dataclasses.replace(config, data=data)
@@ -201,8 +175,7 @@ def load_run(run_dir: str | Path, data: str | None = None) -> tuple[ForecastConf
         raise DataError(f"data {config.data!r} has columns {list(prepared.series.columns)}; the run was trained "
                         f"on {saved['columns']}")
     model = build_forecaster(config.model_config(), input_size=len(saved["columns"]))
-    model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
-    return config, model, prepared
+    return config, load_weights(model, run_dir), prepared
 
 
 def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
@@ -223,18 +196,6 @@ def predict_run(run_dir: str | Path, data: str) -> list[float]:
     return [float(v) for v in forecast_levels(model, prepared, xs, start)[0]]
 
 
-def _device(name: str) -> torch.device:
-    """The device a run trains on: "auto" is this process's CUDA device when there is one, else the CPU."""
-    if name != "auto":
-        try:
-            return torch.device(name)
-        except RuntimeError:
-            raise ValueError(f"device must be cpu, cuda, cuda:N or auto; received {name!r}") from None
-    if not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # under torchrun, one GPU per process
-
-
 def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool = False, command: str = "") -> dict:
     """Trains a forecaster as `config` says and writes its run directory.
 
@@ -246,54 +207,51 @@ def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool 
          "run_dir": the run directory, "seconds": training time, "parameters": model size}.
     """
     distributed.init_from_env()  # under torchrun: every rank trains on its share, rank 0 alone writes
-    main = distributed.is_main()
-    out = Path(config.out)
-    stage = out.with_name(out.name + ".partial")
-    if out.exists():
-        raise ValueError(f"out {str(out)!r} already exists; choose another --out or remove it")
-    if resume and not stage.is_dir():
-        raise ValueError(f"nothing to resume: {str(stage)!r} does not exist (resume continues an interrupted run)")
+    stage = Stage(config.out, resume=resume)
     torch.manual_seed(config.seed)
     prepared = load(config)
     train_xy, val_xy = windows(config, prepared, "train")[:2], windows(config, prepared, "val")[:2]
     windows(config, prepared, "test")  # a test span too short is an input error, found before training
-    model = build_forecaster(config.model_config(), input_size=prepared.scaled.shape[1]).to(_device(config.device))
-    if main and not resume and stage.exists():
-        shutil.rmtree(stage)  # what an earlier failed attempt left
-    if main:
-        stage.mkdir(parents=True, exist_ok=True)
-    options = TrainerOptions(optimizer=config.optimizer, learning_rate=config.learning_rate, epochs=config.epochs,
-                             schedule=config.schedule, grad_clip_norm=config.grad_clip,
-                             grad_clip_value=config.grad_clip_value, nonfinite=config.on_nonfinite,
-                             early_stopping_patience=config.patience, seed=config.seed, amp=config.amp)
-    trainer = Trainer(model, torch.nn.functional.mse_loss, options, run_dir=stage, quiet=quiet)
-    world = distributed.world_size()
-    if config.batch_size % world:
-        raise ValueError(f"batch_size must be a multiple of the {world} processes; received {config.batch_size}")
-
-    def train_batches(epoch, generator):
-        for inputs, targets in batches(*train_xy, config.batch_size, shuffle=True, generator=generator):
-            keep = len(inputs) - len(inputs) % world  # equal shares per process; drops < world windows
-            if keep:
-                yield inputs[:keep], targets[:keep]
-
-    started = time.perf_counter()
-    result = trainer.fit(train_batches, lambda: batches(*val_xy, config.batch_size, shuffle=False, generator=None),
-                         resume=resume)
-    seconds = time.perf_counter() - started
+    model = build_forecaster(config.model_config(), input_size=prepared.scaled.shape[1])
+    model = model.to(resolve_device(config.device))
+    stage.open()
+    result, seconds = fit(
+        model, torch.nn.functional.mse_loss, config.trainer_options(), stage, batch_size=config.batch_size,
+        train_batches=lambda epoch, generator: batches(*train_xy, config.batch_size, shuffle=True,
+                                                       generator=generator),
+        val_batches=lambda: batches(*val_xy, config.batch_size, shuffle=False, generator=None), quiet=quiet)
     report = test_report(config, model, prepared)
-    if not main:
-        return {"metrics": report["metrics"], "text": "", "run_dir": str(out), "seconds": seconds,
+    if not distributed.is_main():
+        return {"metrics": report["metrics"], "text": "", "run_dir": str(stage.out), "seconds": seconds,
                 "parameters": model.num_parameters}
-    save_model(stage, model, config, prepared)
-    _write_json(stage / "test_metrics.json", report["metrics"])
-    _write_predictions(stage / "predictions.csv", prepared, report)
-    _write_report(stage, config, prepared, report, result.history, command)
-    shutil.rmtree(stage / "checkpoint", ignore_errors=True)  # the finished run keeps its final weights only
-    os.replace(stage, out)
+    save_model(stage.path, model, config, prepared)
+    write_json(stage.path / "test_metrics.json", report["metrics"])
+    _write_predictions(stage.path / "predictions.csv", prepared, report)
+    _write_report(stage.path, config, prepared, report, result.history, command)
+    out = stage.finish()
     text = summary_text(config, report["metrics"], seconds, model)
     return {"metrics": report["metrics"], "text": text, "run_dir": str(out), "seconds": seconds,
             "parameters": model.num_parameters}
+
+
+def evaluate_text(result: dict) -> str:
+    """The printable form of `evaluate_run`'s result: one row per forecast, one column per metric."""
+    lines = [f"{result['data']}: target {result['target']}, horizon {result['horizon']}, "
+             f"season {result['season']}, {result['test_windows']} test windows"]
+    names = list(next(iter(result["metrics"].values())))
+    lines.append(f"{'':16}" + "".join(f"{name:>10}" for name in names))
+    lines += [f"{model:16}" + "".join(f"{values[name]:>10.4g}" for name in names)
+              for model, values in result["metrics"].items()]
+    return "\n".join(lines)
+
+
+def predict_lines(run_dir: str | Path, *, data: str | None = None, text: str | None = None) -> list[str]:
+    """`rnnlab predict`'s output for a forecast: one `t+k<TAB>value` line per step after `data`'s end."""
+    if text is not None:
+        raise ValueError("a forecast predicts from --data (a CSV file or bundled name), not from --text")
+    if data is None:
+        raise ValueError("a forecast needs --data: the CSV file (or bundled name) whose end to forecast from")
+    return [f"t+{step}\t{value:.6g}" for step, value in enumerate(predict_run(run_dir, data), start=1)]
 
 
 def summary_text(config: ForecastConfig, metrics: dict, seconds: float, model: Forecaster) -> str:
@@ -327,3 +285,7 @@ def _write_report(run_dir: Path, config: ForecastConfig, prepared: Prepared, rep
     ]
     write_report(run_dir / "report.html", title=f"rnnlab forecast: {prepared.series.target} ({config.data})",
                  sections=sections, command=command or "rnnlab train forecast ...")
+
+
+SPEC = Task(name=TASK, help="forecast a column of a CSV file (or a bundled series)", config=ForecastConfig,
+            train=train_forecast, evaluate=evaluate_run, evaluate_text=evaluate_text, predict=predict_lines)
