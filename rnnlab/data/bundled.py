@@ -4,8 +4,12 @@ Each bundled data set is a folder under ``rnnlab/data/bundled/`` holding its dat
 ``SOURCE.md`` (origin, citation, licence, how it was extracted). Nothing here downloads: the files
 are read from the installed package, so loading works on machines without network access.
 
-The registry below says, for each name, which CSV holds the series, which column is the default
-forecasting target, and which ``fill`` the loader uses by default (``rnnlab.data.load_series``).
+Two registries: the time series (for each name, which CSV holds the series, which column is the
+default forecasting target, and which ``fill`` ``rnnlab.data.load_series`` uses by default), and
+the text data sets (for each name, its file and its kind, i.e. which reader of `rnnlab.data.text`
+reads it: "labelled", "text", "conllu" or "parallel"). `bundled_path` and `bundled_file` take a
+name from either; `list_names`/`list_datasets` describe the series, `list_text_names`/
+`list_text_datasets` the text.
 """
 
 import csv
@@ -42,6 +46,33 @@ _NAMES = tuple(_REGISTRY)
 
 
 @dataclass(frozen=True)
+class _TextEntry:
+    file: str                # the data file inside the data set's folder
+    kind: str                # which reader: labelled | text | conllu | parallel
+    description: str         # one line, for `rnnlab datasets`
+
+
+# Text data sets, read with rnnlab.data.text (resolve_text_data maps a name to its file).
+_TEXT_REGISTRY: dict[str, _TextEntry] = {
+    "rotten_tomatoes": _TextEntry(
+        "rotten_tomatoes.csv.gz", "labelled",
+        "Rotten Tomatoes review snippets labelled fresh or rotten (Pang & Lee), text,label CSV"),
+    "hamlet": _TextEntry(
+        "hamlet.txt", "text",
+        "Shakespeare's Hamlet, plain text (public domain), for character or word generation"),
+    "porttinari": _TextEntry(
+        "porttinari.conllu.gz", "conllu",
+        "Brazilian Portuguese news sentences with UD UPOS tags (Porttinari-base sample), CoNLL-U"),
+    "kjv_rv": _TextEntry(
+        "kjv_rv.tsv.gz", "parallel",
+        "English (King James) <TAB> Spanish (Reina-Valera 1909) Bible verse pairs, <= 25 words"),
+}
+# What one unit of each kind's size is, for `list_text_datasets`.
+_TEXT_UNITS = {"labelled": "rows", "text": "characters", "conllu": "sentences", "parallel": "pairs"}
+_ALL_NAMES = _NAMES + tuple(_TEXT_REGISTRY)
+
+
+@dataclass(frozen=True)
 class DatasetInfo:
     """What `list_datasets` reports about one bundled data set.
 
@@ -62,11 +93,31 @@ class DatasetInfo:
     fill: str | None
 
 
+@dataclass(frozen=True)
+class TextDatasetInfo:
+    """What `list_text_datasets` reports about one bundled text data set.
+
+    Attributes:
+        name: the name to pass to `rnnlab.data.text.resolve_text_data` or `bundled_file`.
+        kind: which reader reads it: "labelled", "text", "conllu" or "parallel".
+        description: one line: what the text is and where it comes from.
+        size: how many ``unit``s the file holds, counted by reading it.
+        unit: "rows" (labelled), "characters" (text), "sentences" (conllu) or "pairs" (parallel).
+    """
+
+    name: str
+    kind: str
+    description: str
+    size: int
+    unit: str
+
+
 def bundled_path(name: str) -> Path:
     """Return the folder of a bundled data set.
 
     Args:
-        name: the data set's name, one of ``['airline', 'co2', 'seattle_weather']``.
+        name: the data set's name: a series (``['airline', 'co2', 'seattle_weather']``) or a text
+            data set (``['rotten_tomatoes', 'hamlet', 'porttinari', 'kjv_rv']``).
 
     Returns:
         The folder that holds the data set's files and its ``SOURCE.md``.
@@ -78,24 +129,45 @@ def bundled_path(name: str) -> Path:
         >>> (bundled_path("airline") / "SOURCE.md").is_file()
         True
     """
-    if name not in _NAMES:
-        raise ValueError(f"name must be one of {list(_NAMES)}; received {name!r}")
+    if name not in _ALL_NAMES:
+        raise ValueError(f"name must be one of {list(_ALL_NAMES)}; received {name!r}")
     return _BUNDLED_ROOT / name
 
 
 def list_names() -> tuple[str, ...]:
-    """Return the names of the bundled data sets, in registry order."""
+    """Return the names of the bundled time series (what `load_series` takes), in registry order."""
     return _NAMES
 
 
+def list_text_names(kind: str | None = None) -> tuple[str, ...]:
+    """Return the names of the bundled text data sets, of one ``kind`` or (None) all of them."""
+    return tuple(name for name, entry in _TEXT_REGISTRY.items() if kind in (None, entry.kind))
+
+
+def text_kind(name: str) -> str | None:
+    """Return the kind of a bundled text data set ("labelled", "text", "conllu", "parallel"), or
+    None if ``name`` is not one (a series, or not bundled)."""
+    entry = _TEXT_REGISTRY.get(name)
+    return entry.kind if entry is not None else None
+
+
 def bundled_file(name: str) -> Path:
-    """Return the CSV file of a bundled data set (see `bundled_path` for ``name``)."""
-    return bundled_path(name) / _REGISTRY[name].file
+    """Return the data file of a bundled data set, series or text (see `bundled_path`)."""
+    folder = bundled_path(name)  # validates the name with the usual message
+    entry = _REGISTRY.get(name) or _TEXT_REGISTRY[name]
+    return folder / entry.file
 
 
 def bundled_defaults(name: str) -> tuple[str, str | None]:
-    """Return ``(target, fill)``: the default target column and fill of a bundled data set."""
+    """Return ``(target, fill)``: the default target column and fill of a bundled series.
+
+    Raises:
+        ValueError: if ``name`` is not bundled, or is a text data set (which has no target).
+    """
     bundled_path(name)  # validates the name with the usual message
+    if name in _TEXT_REGISTRY:
+        raise ValueError(f"name must be a bundled time series {list(_NAMES)}; received {name!r}, "
+                         f"a {_TEXT_REGISTRY[name].kind!r} text data set")
     entry = _REGISTRY[name]
     return entry.target, entry.fill
 
@@ -121,6 +193,29 @@ def list_datasets() -> list[DatasetInfo]:
         infos.append(DatasetInfo(name=name, description=entry.description, points=len(rows),
                                  columns=tuple(header[1:]), target=entry.target, fill=entry.fill))
     return infos
+
+
+def list_text_datasets() -> list[TextDatasetInfo]:
+    """Describe every bundled text data set, in registry order.
+
+    Each size is counted by reading the file with its reader from `rnnlab.data.text`, so it cannot
+    drift from the file (this reads a few MB; call it for listings, not in a loop).
+
+    Returns:
+        One `TextDatasetInfo` per bundled text data set.
+
+    Example:
+        >>> [(info.name, info.kind) for info in list_text_datasets()][1]
+        ('hamlet', 'text')
+    """
+    from rnnlab.data import text  # here, not at the top: text imports this module
+
+    readers = {"labelled": lambda path: text.read_labelled_csv(path)[0], "text": text.read_text,
+               "conllu": text.read_conllu, "parallel": text.read_parallel_tsv}
+    return [TextDatasetInfo(name=name, kind=entry.kind, description=entry.description,
+                            size=len(readers[entry.kind](bundled_file(name))),
+                            unit=_TEXT_UNITS[entry.kind])
+            for name, entry in _TEXT_REGISTRY.items()]
 
 
 def load_airline() -> torch.Tensor:

@@ -28,5 +28,5 @@ def test_bundled_path_has_data_and_source():
 def test_bundled_path_unknown_name():
     with pytest.raises(ValueError) as error:
         bundled_path("foo")
-    assert str(error.value) == ("name must be one of ['airline', 'co2', 'seattle_weather']; "
-                                "received 'foo'")
+    assert str(error.value) == ("name must be one of ['airline', 'co2', 'seattle_weather', "
+                                "'rotten_tomatoes', 'hamlet', 'porttinari', 'kjv_rv']; received 'foo'")

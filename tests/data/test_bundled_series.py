@@ -78,6 +78,7 @@ def test_seattle_weather_is_multivariate_and_windows():
 
 
 def test_bundled_data_stays_small():
+    # shared/DATASETS.md: everything bundled stays small, "a few MB in all" (text sets are gzipped)
     root = bundled_path("airline").parent
     total = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
-    assert total < 1_000_000
+    assert total < 4_000_000
