@@ -44,6 +44,8 @@ _MODULES = {
     "generate": "rnnlab.tasks.generate_run",
     "tag": "rnnlab.tasks.tag_run",
     "translate": "rnnlab.tasks.translate_run",
+    "classify-series": "rnnlab.tasks.classify_series_run",
+    "anomaly": "rnnlab.tasks.anomaly_run",
 }
 
 
