@@ -107,3 +107,153 @@ def _first_step(name: str, values: np.ndarray, length: int) -> np.ndarray:
         raise ValueError(f"{name} must have shape (M,) or (M, H) with M = len(index) = {length}; "
                          f"received {values.shape}")
     return values if values.ndim == 1 else values[:, 0]
+
+
+def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: str | os.PathLike, *,
+                   title: str = "Confusion matrix") -> Path:
+    """A confusion matrix as a heat map with the count in each cell.
+
+    Rows are the true classes and columns the predicted ones, both in the order of `labels`;
+    the shade of a cell is its share of its row (the recall of the row's class on the
+    diagonal), so classes of different sizes read alike.
+
+    Args:
+        matrix: (K, K) non-negative counts, rows true, columns predicted.
+        labels: the K class names.
+        path: the PNG to write.
+        title: the figure's title.
+
+    Returns:
+        `path` as a Path.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape != (len(labels), len(labels)) or (matrix < 0).any():
+        raise ValueError(f"matrix must be ({len(labels)}, {len(labels)}) non-negative counts, one row and column "
+                         f"per label; received shape {matrix.shape}")
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = matrix / np.where(totals == 0, 1, totals)  # an empty row stays 0, not nan
+    size = 2.5 + 0.6 * len(labels)
+    figure = Figure(figsize=(size + 1, size))
+    axes = figure.add_subplot()
+    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, label="share of the true class")
+    for (row, column), count in np.ndenumerate(matrix):
+        axes.text(column, row, f"{count:g}", ha="center", va="center",
+                  color="white" if shares[row, column] > 0.5 else "black")
+    ticks = np.arange(len(labels))
+    axes.set_xticks(ticks, [str(label) for label in labels], rotation=45 if len(labels) > 4 else 0)
+    axes.set_yticks(ticks, [str(label) for label in labels])
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    return _save_png(figure, path)
+
+
+def plot_attention(weights: np.ndarray, source_tokens: Sequence[str], target_tokens: Sequence[str],
+                   path: str | os.PathLike, *, title: str = "Attention") -> Path:
+    """The attention weights of one translation as a heat map: which source token each output read.
+
+    Args:
+        weights: (T, S) attention weights α, row t over the S source tokens for output token t
+            (each row sums to 1).
+        source_tokens: the S source tokens (x axis).
+        target_tokens: the T output tokens (y axis, top to bottom).
+        path: the PNG to write.
+        title: the figure's title.
+
+    Returns:
+        `path` as a Path.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape != (len(target_tokens), len(source_tokens)):
+        raise ValueError(f"weights must have shape (len(target_tokens), len(source_tokens)) = "
+                         f"({len(target_tokens)}, {len(source_tokens)}); received {weights.shape}")
+    figure = Figure(figsize=(2.0 + 0.38 * len(source_tokens), 1.5 + 0.32 * len(target_tokens)))
+    axes = figure.add_subplot()
+    image = axes.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    figure.colorbar(image, ax=axes, label="attention weight")
+    axes.set_xticks(np.arange(len(source_tokens)), [str(token) for token in source_tokens], rotation=60,
+                    ha="right")
+    axes.set_yticks(np.arange(len(target_tokens)), [str(token) for token in target_tokens])
+    axes.set_xlabel("source")
+    axes.set_ylabel("output")
+    axes.set_title(title)
+    return _save_png(figure, path)
+
+
+
+def plot_anomaly_scores(values: np.ndarray, scores: np.ndarray, threshold: float, path: str | os.PathLike, *,
+                        labels: np.ndarray | None = None, normal_until: int | None = None,
+                        title: str = "Anomaly scores", zoom: int = 150) -> Path:
+    """A series with its anomaly scores: threshold, flagged points and labelled regions marked.
+
+    Three panels: (1) each channel of the whole series, flagged points (score above the
+    threshold) as red dots; (2) the scores on a log axis (they span orders of magnitude) with the
+    threshold dashed; (3) a close-up of (1) and (2) over ±`zoom` points around the highest score,
+    where a short anomaly is visible at all. Labelled anomalies are shaded red and a grey line marks
+    the end of the known-normal prefix.
+
+    Args:
+        values: (N,) or (N, C) series; the x axis is the point index.
+        scores: (N,) non-negative anomaly scores.
+        threshold: the flagging threshold τ.
+        path: the PNG to write.
+        labels: (N,) 0/1 labels, or None.
+        normal_until: the number of leading normal points, or None.
+        title: the figure's title.
+        zoom: half-width of the close-up, in points.
+
+    Returns:
+        `path` as a Path.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[:, None] if values.ndim == 1 else values
+    scores = np.asarray(scores, dtype=np.float64)
+    if values.ndim != 2 or scores.shape != (len(values),) or len(scores) == 0:
+        raise ValueError(f"scores must have shape (N,) with N = len(values) = {len(values)} >= 1; "
+                         f"received {scores.shape}")
+    figure = Figure(figsize=(11, 8))
+    series_axes, score_axes, close_axes = figure.subplots(3, 1, height_ratios=(3, 2, 3))
+    top = int(np.argmax(scores))
+    near = slice(max(0, top - zoom), min(len(scores), top + zoom + 1))
+    for axes, span in ((series_axes, slice(0, len(scores))), (close_axes, near)):
+        _plot_flagged_series(axes, values, scores > threshold, span)
+    score_axes.plot(np.arange(len(scores)), np.maximum(scores, 1e-3), linewidth=0.7, label="score")
+    close_scores = close_axes.twinx()
+    close_scores.plot(np.arange(len(scores))[near], scores[near], color="tab:green", linewidth=0.9, label="score")
+    for axes in (score_axes, close_scores):
+        axes.axhline(threshold, color="tab:red", linestyle="--", linewidth=1.0, label=f"threshold {threshold:.3g}")
+        axes.legend(loc="upper right", fontsize=8)
+    score_axes.set_yscale("log")
+    for axes in (series_axes, score_axes, close_axes):
+        _mark_regions(axes, labels, normal_until)
+        axes.grid(True, alpha=0.3)
+    series_axes.set_title(title + (" (red: labelled anomaly; grey: end of normal prefix)" if labels is not None else ""))
+    score_axes.set_ylabel("score")
+    close_axes.set_title(f"close-up around the highest score (point {top})", fontsize=10)
+    close_axes.set_xlim(near.start - 0.5, near.stop - 0.5)
+    close_axes.set_xlabel("point")
+    figure.tight_layout()
+    return _save_png(figure, path)
+
+
+def _plot_flagged_series(axes, values: np.ndarray, flagged: np.ndarray, span: slice) -> None:
+    index = np.arange(len(values))[span]
+    for channel in range(values.shape[1]):
+        axes.plot(index, values[span, channel], linewidth=0.7)
+        marked = flagged[span]
+        axes.plot(index[marked], values[span, channel][marked], "o", color="tab:red", markersize=3,
+                  label="flagged" if channel == 0 else None)
+    axes.legend(loc="upper left", fontsize=8)
+
+
+def _mark_regions(axes, labels: np.ndarray | None, normal_until: int | None) -> None:
+    """Shades each labelled run of 1s red and draws the end of the normal prefix, inside the axes' view."""
+    left, right = axes.get_xlim()
+    if labels is not None:
+        edges = np.diff(np.concatenate([[0], (np.asarray(labels) > 0).astype(int), [0]]))
+        for begin, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            axes.axvspan(begin - 0.5, end - 0.5, color="tab:red", alpha=0.2, linewidth=0)
+    if normal_until is not None and left <= normal_until <= right:
+        axes.axvline(normal_until, color="grey", linewidth=1.0)
+    axes.set_xlim(left, right)
