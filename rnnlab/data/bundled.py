@@ -112,6 +112,110 @@ class TextDatasetInfo:
     unit: str
 
 
+@dataclass(frozen=True)
+class AnomalyInfo:
+    """A bundled univariate series with labelled anomalies (what `anomaly_info` returns).
+
+    Attributes:
+        file: the CSV (header ``time,value,is_anomaly``; one row per step, in time order).
+        value_column: the column holding the series.
+        label_column: the column holding the 0/1 anomaly labels.
+        normal_until: rows ``[0, normal_until)`` are known normal: the part to train a detector on.
+    """
+
+    file: Path
+    value_column: str = "value"
+    label_column: str = "is_anomaly"
+    normal_until: int = 1200
+
+
+@dataclass(frozen=True)
+class SensorDatasetInfo:
+    """What `list_sensor_datasets` reports about one bundled sensor data set.
+
+    Attributes:
+        name: the name to pass to `series_classification_files` or `anomaly_info`.
+        kind: "classification" (a TRAIN and a TEST ``.ts`` file) or "anomaly" (one labelled series).
+        description: one line: what was measured and where it comes from.
+        files: the data files, TRAIN then TEST for a classification set.
+    """
+
+    name: str
+    kind: str
+    description: str
+    files: tuple[Path, ...]
+
+
+# Classification sets in the UCR/UEA .ts format (read by rnnlab.data.ts): folder -> (TRAIN, TEST).
+_SERIES_CLASSIFICATION: dict[str, tuple[str, str, str]] = {
+    "japanese_vowels": (
+        "JapaneseVowels_TRAIN.ts.gz", "JapaneseVowels_TEST.ts.gz",
+        "9 speakers saying /ae/: 12 LPC cepstrum channels, 7-29 steps, 270/370 cases (Kudo et al.)"),
+    "basic_motions": (
+        "BasicMotions_TRAIN.ts.gz", "BasicMotions_TEST.ts.gz",
+        "Smart-watch accelerometer+gyroscope (6 channels x 100 steps), 4 activities, 40/40 cases"),
+}
+# Univariate series with labelled anomalies: folder -> (CSV, normal_until, description).
+_ANOMALY: dict[str, tuple[str, int, str]] = {
+    "ucr_135": ("ucr_135.csv", 1200,
+                "UCR anomaly archive #135, InternalBleeding16: 7501 points, anomaly at 4187-4198"),
+}
+
+
+def series_classification_files(name: str) -> tuple[Path, Path]:
+    """Return ``(train_path, test_path)``: the ``.ts.gz`` files of a bundled classification set.
+
+    Args:
+        name: one of ``['japanese_vowels', 'basic_motions']``.
+
+    Raises:
+        ValueError: if ``name`` is not a bundled series classification set.
+    """
+    if name not in _SERIES_CLASSIFICATION:
+        raise ValueError(f"name must be one of {list(_SERIES_CLASSIFICATION)}; received {name!r}")
+    train, test, _ = _SERIES_CLASSIFICATION[name]
+    return _BUNDLED_ROOT / name / train, _BUNDLED_ROOT / name / test
+
+
+def anomaly_info(name: str) -> AnomalyInfo:
+    """Return where a bundled anomaly series lives and how to read it.
+
+    Args:
+        name: one of ``['ucr_135']``.
+
+    Raises:
+        ValueError: if ``name`` is not a bundled anomaly series.
+
+    Example:
+        >>> info = anomaly_info("ucr_135")
+        >>> info.file.name, info.value_column, info.label_column, info.normal_until
+        ('ucr_135.csv', 'value', 'is_anomaly', 1200)
+    """
+    if name not in _ANOMALY:
+        raise ValueError(f"name must be one of {list(_ANOMALY)}; received {name!r}")
+    file, normal_until, _ = _ANOMALY[name]
+    return AnomalyInfo(file=_BUNDLED_ROOT / name / file, normal_until=normal_until)
+
+
+def list_series_classification_names() -> tuple[str, ...]:
+    """Return the names `series_classification_files` takes, in registry order."""
+    return tuple(_SERIES_CLASSIFICATION)
+
+
+def list_anomaly_names() -> tuple[str, ...]:
+    """Return the names `anomaly_info` takes, in registry order."""
+    return tuple(_ANOMALY)
+
+
+def list_sensor_datasets() -> list[SensorDatasetInfo]:
+    """Describe the bundled sensor sets: the classification sets, then the anomaly series."""
+    infos = [SensorDatasetInfo(name, "classification", description,
+                               series_classification_files(name))
+             for name, (_, _, description) in _SERIES_CLASSIFICATION.items()]
+    return infos + [SensorDatasetInfo(name, "anomaly", description, (anomaly_info(name).file,))
+                    for name, (_, _, description) in _ANOMALY.items()]
+
+
 def bundled_path(name: str) -> Path:
     """Return the folder of a bundled data set.
 
