@@ -1,0 +1,138 @@
+"""How well anomaly scores and flags match 0/1 labels: point-wise, point-adjusted, ranking, and the UCR check.
+
+    precision = TP / (TP + FP),  recall = TP / (TP + FN),  F1 = 2 P R / (P + R)   (0 when undefined)
+
+counted over points: a point is a true positive when it is flagged and labelled anomalous.
+
+Point-adjusted (Xu et al. 2018, "Donut"; the `pa_` metrics): if any point of a labelled segment
+(a maximal run of 1s) is flagged, every point of that segment counts as flagged; flags outside
+segments are unchanged. It rewards finding an event at all; it is reported beside, never instead
+of, the point-wise numbers, because it inflates them.
+
+Average precision ranks all points by score (no threshold): AP = Σ_k P@k · label_k / #anomalies,
+P@k being the precision of the k top-scored points.
+
+The UCR check (Wu & Keogh 2021, the KDD-21 UCR anomaly archive): the single highest-scoring point
+is a hit when it lies within a labelled segment [b, e] widened by max(100, e − b + 1) points on each
+side.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+UCR_TOLERANCE = 100  # the archive's minimum slack, in points, on each side of the anomaly
+# The metrics shown in tables (all of them are in the JSON), in this order.
+METRIC_NAMES = ("precision", "recall", "f1", "pa_f1", "average_precision", "flagged", "ucr_hit", "top_index")
+
+
+def _check(name: str, values: np.ndarray, length: int | None = None) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 1 or (length is not None and len(values) != length):
+        expected = "(N,)" if length is None else f"({length},)"
+        raise ValueError(f"{name} must have shape {expected}; received {values.shape}")
+    return values
+
+
+def _labels(labels: np.ndarray, length: int) -> np.ndarray:
+    labels = _check("labels", labels, length)
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"labels must be 0 or 1; received values {sorted(set(np.unique(labels).tolist()))[:5]}")
+    return labels.astype(bool)
+
+
+def segments(labels: np.ndarray) -> list[tuple[int, int]]:
+    """The labelled segments: (begin, end) of each maximal run of 1s, both inclusive, in order."""
+    labels = np.asarray(labels).astype(bool)
+    edges = np.diff(np.concatenate([[0], labels.astype(np.int8), [0]]))
+    begins, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    return [(int(b), int(e)) for b, e in zip(begins, ends)]
+
+
+def precision_recall_f1(flags: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Point-wise precision, recall and F1 of 0/1 `flags` against 0/1 `labels`, both (N,)."""
+    flags = _check("flags", flags).astype(bool)
+    labels = _labels(labels, len(flags))
+    tp = int(np.sum(flags & labels))
+    precision = tp / int(flags.sum()) if flags.any() else 0.0
+    recall = tp / int(labels.sum()) if labels.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def point_adjust(flags: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """`flags` with every labelled segment that holds a flag flagged whole (bool, (N,))."""
+    adjusted = _check("flags", flags).astype(bool).copy()
+    labels = _labels(labels, len(adjusted))
+    for begin, end in segments(labels):
+        if adjusted[begin : end + 1].any():
+            adjusted[begin : end + 1] = True
+    return adjusted
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
+    """AP of the ranking by `scores` (higher: more anomalous); ties keep time order. 0 without anomalies."""
+    scores = _check("scores", scores)
+    labels = _labels(labels, len(scores))
+    if not labels.any():
+        return 0.0
+    ranked = labels[np.argsort(-scores, kind="stable")]
+    precision_at_k = np.cumsum(ranked) / np.arange(1, len(ranked) + 1)
+    return float(np.sum(precision_at_k * ranked) / ranked.sum())
+
+
+def ucr_check(scores: np.ndarray, labels: np.ndarray, *, offset: int = 0) -> dict:
+    """Whether the top-scoring point falls in a labelled segment, widened by the UCR tolerance.
+
+    Args:
+        scores: (N,) scores.
+        labels: (N,) 0/1 labels.
+        offset: added to the reported positions (the index of scores[0] in the whole series).
+
+    Returns:
+        {"top_index": position of the maximum score, "ucr_hit": bool, "anomaly": [begin, end] of
+        the labelled segment nearest the top point (None without one)}.
+    """
+    scores = _check("scores", scores)
+    if len(scores) == 0:
+        raise ValueError("scores must hold at least one point; received none")
+    labels = _labels(labels, len(scores))
+    top = int(np.argmax(scores))
+    found = segments(labels)
+    if not found:
+        return {"top_index": top + offset, "ucr_hit": False, "anomaly": None}
+    begin, end = min(found, key=lambda seg: max(seg[0] - top, top - seg[1], 0))
+    slack = max(UCR_TOLERANCE, end - begin + 1)
+    return {"top_index": top + offset, "ucr_hit": bool(begin - slack <= top <= end + slack),
+            "anomaly": [begin + offset, end + offset]}
+
+
+def detection_metrics(scores: np.ndarray, flags: np.ndarray, labels: np.ndarray | None, *, offset: int = 0) -> dict:
+    """Every metric above for one detector on one span, as a JSON-ready dict.
+
+    Without labels only what needs none is reported: the number of flagged points and the top
+    point's position.
+    """
+    scores, flags = _check("scores", scores), _check("flags", flags, len(scores)).astype(bool)
+    if labels is None:
+        return {"flagged": int(flags.sum()), "top_index": int(np.argmax(scores)) + offset}
+    point = precision_recall_f1(flags, labels)
+    adjusted = precision_recall_f1(point_adjust(flags, labels), labels)
+    return {**point, **{f"pa_{name}": value for name, value in adjusted.items()},
+            "average_precision": average_precision(scores, labels), "flagged": int(flags.sum()),
+            **ucr_check(scores, labels, offset=offset)}
+
+
+def format_metrics(metrics: dict[str, dict]) -> list[str]:
+    """Text table rows: a header of `METRIC_NAMES` (those present), then one row per detector."""
+    names = [name for name in METRIC_NAMES if name in next(iter(metrics.values()))]
+    widths = [max(len(name), 9) + 1 for name in names]
+    rows = [f"{'':8}" + "".join(f"{name:>{width}}" for name, width in zip(names, widths))]
+    for detector, values in metrics.items():
+        cells = [str(values[n]) if isinstance(values[n], (bool, int)) else f"{values[n]:.4g}" for n in names]
+        rows.append(f"{detector:8}" + "".join(f"{cell:>{width}}" for cell, width in zip(cells, widths)))
+    return rows
+
+
+__all__ = ["UCR_TOLERANCE", "METRIC_NAMES", "format_metrics", "segments", "precision_recall_f1", "point_adjust", "average_precision", "ucr_check",
+           "detection_metrics"]

@@ -1,0 +1,72 @@
+"""Point-wise, point-adjusted and ranking metrics of anomaly flags, and the UCR archive's check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnlab.tasks.anomaly_metrics import (average_precision, detection_metrics, format_metrics, point_adjust,
+                                          precision_recall_f1, segments, ucr_check)
+
+
+def test_segments_are_maximal_runs_of_ones():
+    assert segments(np.array([1, 1, 0, 0, 1, 0, 1, 1, 1])) == [(0, 1), (4, 4), (6, 8)]
+    assert segments(np.zeros(5)) == []
+
+
+def test_precision_recall_f1_count_points():
+    labels = np.array([0, 0, 1, 1, 1, 1, 0, 0])
+    flags = np.array([1, 0, 1, 1, 0, 0, 0, 0])                      # 2 TP, 1 FP, 2 FN
+    result = precision_recall_f1(flags, labels)
+    assert result["precision"] == pytest.approx(2 / 3) and result["recall"] == pytest.approx(0.5)
+    assert result["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+    assert precision_recall_f1(np.zeros(8), labels) == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        precision_recall_f1(flags, labels * 2)
+
+
+def test_point_adjust_completes_found_segments_only():
+    labels = np.array([0, 1, 1, 1, 0, 1, 1, 0])
+    flags = np.array([1, 0, 1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(point_adjust(flags, labels), [1, 1, 1, 1, 0, 0, 0, 0])
+
+
+def test_average_precision_rewards_ranking_anomalies_first():
+    labels = np.array([0, 1, 0, 1])
+    assert average_precision(np.array([0.1, 0.9, 0.2, 0.8]), labels) == pytest.approx(1.0)
+    # ranks: 0.9 (0), 0.8 (1), 0.7 (1) -> precisions 1/2 and 2/3 at the hits
+    assert average_precision(np.array([0.9, 0.8, 0.1, 0.7]), labels) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert average_precision(np.ones(4), np.zeros(4)) == 0.0
+
+
+@pytest.mark.parametrize("top, hit", [(500, True), (400, True), (399, False), (611, True), (612, False)])
+def test_ucr_check_widens_the_anomaly_by_100_points(top, hit):
+    labels = np.zeros(1000, dtype=int)
+    labels[500:512] = 1                                              # 12 points: slack max(100, 12) = 100
+    scores = np.zeros(1000)
+    scores[top] = 1.0
+    assert ucr_check(scores, labels) == {"top_index": top, "ucr_hit": hit, "anomaly": [500, 511]}
+
+
+def test_ucr_check_slack_grows_with_a_long_anomaly_and_positions_take_the_offset():
+    labels = np.zeros(1000, dtype=int)
+    labels[300:450] = 1                                              # 150 points: slack 150
+    scores = np.zeros(1000)
+    scores[599] = 1.0
+    assert ucr_check(scores, labels, offset=1000) == {"top_index": 1599, "ucr_hit": True, "anomaly": [1300, 1449]}
+    scores[599], scores[601] = 0.0, 1.0
+    assert not ucr_check(scores, labels)["ucr_hit"]
+
+
+def test_detection_metrics_with_and_without_labels():
+    labels = np.array([0, 0, 1, 1, 0])
+    scores = np.array([0.1, 0.2, 3.0, 0.5, 0.1])
+    flags = scores > 1.0
+    result = detection_metrics(scores, flags, labels, offset=10)
+    assert result["precision"] == 1.0 and result["recall"] == 0.5 and result["pa_recall"] == 1.0
+    assert result["top_index"] == 12 and result["ucr_hit"] and result["flagged"] == 1
+    assert detection_metrics(scores, flags, None) == {"flagged": 1, "top_index": 2}
+    lines = format_metrics({"model": result, "naive": result})
+    assert lines[0].split() == ["precision", "recall", "f1", "pa_f1", "average_precision", "flagged", "ucr_hit",
+                                "top_index"]
+    assert lines[1].split()[0] == "model" and lines[1].split()[-2:] == ["True", "12"]
