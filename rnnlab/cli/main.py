@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnlab.cli import datasets, demo, evaluate, predict, train
+from rnnlab.cli import datasets, demo, detect, evaluate, generate, predict, train, translate
 
-COMMANDS = (train, evaluate, predict, datasets, demo)
+COMMANDS = (train, evaluate, predict, generate, translate, detect, datasets, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnlab", description="Recurrent networks from their equations: train, "
-                                     "evaluate and predict on your CSV files or bundled data.")
+                                     "evaluate and use them on your CSV and text files or on bundled data.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
