@@ -159,21 +159,8 @@ def beam_search(model: Translator, sources: list[list[int]], max_lengths: list[i
         log_probs, state = _step(model, Memory(*(part.index_select(0, owners) for part in memory)), last, state)
         scores = torch.tensor([h.score for n in active for h in beams[n]], dtype=log_probs.dtype, device=device)
         totals = scores[:, None] + log_probs  # (R, V) the score of every one-token extension
-        still, rows, offset = [], [], 0
-        for n in active:
-            width = len(beams[n])  # this source's rows in the batch
-            block = totals[offset : offset + width]  # (k, V)
-            # 2k candidates always hold k that do not end in </s> (each row has one </s>)
-            top_scores, top = block.flatten().topk(min(2 * beam_size, block.numel()))
-            alive, keep = _advance(beams[n], finished[n], top_scores.tolist(), top.tolist(), block.shape[1],
-                                   beam_size, eos_id)
-            if alive and step + 1 >= max_lengths[n]:
-                finished[n] += [h._replace(finished=False) for h in alive]  # cut at the length limit
-            elif alive and not (finished[n] and max(h.score for h in finished[n]) >= max(h.score for h in alive)):
-                still.append(n)  # else no live hypothesis can still beat the best finished one
-                rows += [offset + row for row in keep]
-                beams[n] = alive
-            offset += width
+        still, rows = _prune(totals, active, beams, finished, [step + 1 >= max_lengths[n] for n in active],
+                             beam_size, eos_id)
         if not still:
             break
         state, active = _select(state, torch.tensor(rows, device=device)), still
@@ -182,6 +169,36 @@ def beam_search(model: Translator, sources: list[list[int]], max_lengths: list[i
         greedy = greedy_decode(model, sources, max_lengths, eos_id=eos_id)
         best = [g if g.score >= b.score else b for g, b in zip(greedy, best)]
     return best
+
+
+def _prune(totals: Tensor, active: list[int], beams: list[list[Hypothesis]], finished: list[list[Hypothesis]],
+           at_limit: list[bool], beam_size: int, eos_id: int) -> tuple[list[int], list[int]]:
+    """One beam step for every active source: updates `beams` and `finished` in place.
+
+    Args:
+        totals: (R, V) scores of every one-token extension of the live hypotheses, the rows of
+            each active source in turn.
+        at_limit: per active source, whether this step's hypotheses have its maximum length.
+
+    Returns:
+        The sources still searching, and the rows of `totals` their live hypotheses continue.
+    """
+    still, rows, offset = [], [], 0
+    for n, limit_reached in zip(active, at_limit):
+        width = len(beams[n])  # this source's rows in the batch
+        block = totals[offset : offset + width]  # (k, V)
+        # 2k candidates always hold k that do not end in </s> (each row has one </s>)
+        top_scores, top = block.flatten().topk(min(2 * beam_size, block.numel()))
+        alive, keep = _advance(beams[n], finished[n], top_scores.tolist(), top.tolist(), block.shape[1],
+                               beam_size, eos_id)
+        if alive and limit_reached:
+            finished[n] += [h._replace(finished=False) for h in alive]  # cut at the length limit
+        elif alive and not (finished[n] and max(h.score for h in finished[n]) >= max(h.score for h in alive)):
+            still.append(n)  # else no live hypothesis can still beat the best finished one
+            rows += [offset + row for row in keep]
+            beams[n] = alive
+        offset += width
+    return still, rows
 
 
 class Translation(NamedTuple):

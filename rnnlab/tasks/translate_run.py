@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from rnnlab.data.text import BOS, EOS, Tokenizer, Vocabulary, read_parallel_tsv, resolve_text_data
+from rnnlab.data.text import BOS, Tokenizer, Vocabulary, read_parallel_tsv, resolve_text_data
 from rnnlab.report.atomic import write_bytes_atomically
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_attention, plot_losses
@@ -49,7 +49,8 @@ class TranslateConfig(RunConfig):
 
     model: str = field(default="gru", metadata={"choices": ["rnn", "lstm", "gru"],
                                                 "help": "recurrent cell of the encoder and the decoder"})
-    hidden_size: int = field(default=128, metadata={"help": "hidden units of the decoder and of each encoder direction"})
+    hidden_size: int = field(default=128, metadata={"help": "hidden units of the decoder and of each encoder "
+                                                            "direction"})
     bidirectional: bool = field(default=True, metadata={"help": "the encoder reads the source in both directions"})
     dropout: float = field(default=0.0, metadata={"help": "dropout on the embeddings and the attentional state "
                                                           "(and between stacked layers)"})
@@ -61,7 +62,8 @@ class TranslateConfig(RunConfig):
                                                           "parallel data set's name"})
     embedding_dim: int = field(default=128, metadata={"help": "features of each token embedding"})
     attention: str = field(default="general", metadata={"choices": list(ATTENTIONS),
-                                                        "help": "attention score: general (Luong) or additive (Bahdanau)"})
+                                                        "help": "attention score: general (Luong) or additive "
+                                                                "(Bahdanau)"})
     min_freq: int = field(default=4, metadata={"help": "words seen fewer times in training become <unk>"})
     max_length: int = field(default=40, metadata={"help": "training and validation pairs with more tokens on "
                                                           "either side are left out (test pairs are all kept)"})
@@ -245,7 +247,10 @@ def predict_lines(run_dir: str | Path, *, data: str | None = None, text: str | N
     if (data is None) == (text is None):
         raise ValueError("a translation run predicts from exactly one of --text (an English sentence) or --data "
                          "(a source<TAB>target TSV file or bundled name)")
-    sources = [text] if text is not None else [source for source, _ in read_parallel_tsv(resolve_text_data(data, "parallel"))]
+    if text is not None:
+        sources = [text]
+    else:
+        sources = [source for source, _ in read_parallel_tsv(resolve_text_data(data, "parallel"))]
     return [translation for translation, _ in translate_texts(run_dir, sources)]
 
 
@@ -262,8 +267,9 @@ def write_outputs(run_dir: Path, loaded: Loaded, report: dict, history: list, *,
     """predictions.tsv, loss.png, attention.png and report.html of a finished training run."""
     rows = ["source\treference\ttranslation\tgreedy\tlog_prob"]
     detok = loaded.tokenizer.detokenize
-    for (source, reference), beam, greedy, translation in zip(report["texts"], report["outputs"]["model"],
-                                                              report["outputs"]["model_greedy"], report["translations"]):
+    outputs = report["outputs"]
+    for (source, reference), beam, greedy, translation in zip(report["texts"], outputs["model"],
+                                                              outputs["model_greedy"], report["translations"]):
         rows.append("\t".join([source, reference, detok(beam), detok(greedy), f"{translation.hypothesis.score:.4f}"]))
     write_bytes_atomically(run_dir / "predictions.tsv", ("\n".join(rows) + "\n").encode("utf-8"))
     plot_losses(history, run_dir / "loss.png")
@@ -299,7 +305,7 @@ def _plot_example(path: Path, loaded: Loaded, report: dict) -> None:
     """attention.png of the first test pair short enough to read (else the first)."""
     pairs = [(source, t) for (source, _), t in zip(report["tokens"], report["translations"])]
     source, translation = next(((s, t) for s, t in pairs if len(s) <= 20 and len(t.hypothesis.tokens) <= 24), pairs[0])
-    outputs = translation.tokens + ([EOS] if translation.hypothesis.finished else [])
+    outputs = loaded.target_vocab.decode(translation.hypothesis.tokens)  # as emitted: <unk>s and </s> shown
     plot_attention(translation.attention.numpy(), source, outputs, path, title="Attention of one test translation")
 
 
