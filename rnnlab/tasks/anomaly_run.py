@@ -317,7 +317,7 @@ def _write_report(run_dir: Path, config: AnomalyConfig, series: AnomalySeries, s
     table = Table(columns=["detector", *names], rows=[[k, *(v[n] for n in names)] for k, v in metrics.items()],
                   caption=f"Test span: points {spans.normal_until} to {len(scores) - 1}")
     thresholds = Table(columns=["detector", "threshold"], rows=[[k, d.threshold] for k, d in detectors.items()])
-    settings = Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(config).items()])
+    settings = config.settings_table()
     sections = [
         Section(heading="Test metrics", paragraphs=[
             "Point-wise precision, recall and F1 of the flags at the calibrated threshold; pa_f1 is the "

@@ -306,7 +306,7 @@ def _write_report(run_dir: Path, config: ClassifyTextConfig, prepared: Prepared,
                                                                                  "support"))] for c in classes],
                       caption="The model, per class")
     sizes = ", ".join(f"{name} {len(rows)}" for name, rows in zip(("train", "validation", "test"), prepared.split))
-    settings = Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(config).items()])
+    settings = config.settings_table()
     sections = [
         Section(heading="Test metrics", paragraphs=[
             f"The majority baseline always answers the most frequent training label. Split: {sizes}; "

@@ -323,7 +323,7 @@ def _write_report(run_dir: Path, config: ClassifySeriesConfig, prepared: Prepare
     per_class = Table(columns=["label", "support", "precision", "recall", "F1"],
                       rows=[[label, s["support"], s["precision"], s["recall"], s["f1"]]
                             for label, s in metrics["model"]["per_class"].items()], caption="The model, per class")
-    settings = Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(config).items()])
+    settings = config.settings_table()
     sections = [
         Section(heading="Test metrics", paragraphs=[
             "The majority baseline always answers the training split's most frequent label; nearest_neighbour is "

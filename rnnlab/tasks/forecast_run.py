@@ -274,7 +274,7 @@ def _write_report(run_dir: Path, config: ForecastConfig, prepared: Prepared, rep
     table = Table(columns=["forecast", *names],
                   rows=[[name, *(values[n] for n in names)] for name, values in report["metrics"].items()],
                   caption=f"Test span, {len(first_steps)} windows, horizon {config.horizon}, season {prepared.season}")
-    settings = Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(config).items()])
+    settings = config.settings_table()
     sections = [
         Section(heading="Test metrics", paragraphs=[
             "MASE divides the mean absolute error by that of the seasonal-naive forecast in the training span; "

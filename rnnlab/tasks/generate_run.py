@@ -289,7 +289,7 @@ def _write_report(run_dir: Path, config: GenerateConfig, corpus: Corpus, metrics
     table = Table(columns=["model", *names], rows=[[m, *(v[n] for n in names)] for m, v in metrics.items()],
                   caption=f"Test split: {metrics['model']['tokens']} predicted {config.level} tokens, "
                           f"{metrics['model']['characters']} characters")
-    settings = Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(config).items()])
+    settings = config.settings_table()
     sections = [
         Section(heading="Test metrics", paragraphs=[
             "Cross-entropy is in nats per predicted token and perplexity is its exponential; bits per character "

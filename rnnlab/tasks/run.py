@@ -9,6 +9,7 @@ commands dispatch on it), and `model.safetensors`. Nothing in a run directory is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from rnnlab.report.atomic import write_bytes_atomically
+from rnnlab.report.html import Table
 from rnnlab.train import Trainer, TrainerOptions, TrainResult, distributed
 
 
@@ -72,6 +74,10 @@ class RunConfig:
                        nonfinite=self.on_nonfinite, early_stopping_patience=self.patience, seed=self.seed,
                        amp=self.amp)
         return TrainerOptions(**{**options, **overrides})
+
+    def settings_table(self) -> Table:
+        """Every setting of the run and its value, for the report's configuration section."""
+        return Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(self).items()])
 
 
 def resolve_device(name: str) -> torch.device:

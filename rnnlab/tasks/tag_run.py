@@ -322,7 +322,7 @@ def _write_report(run_dir: Path, config: TagConfig, prepared: Prepared, report: 
     tags = Table(columns=["tag", "test words", "model", BASELINE],
                  rows=[[tag, v["tokens"], v["accuracy"], per_tag[BASELINE][tag]["accuracy"]]
                        for tag, v in per_tag["model"].items()], caption="Accuracy per gold tag (its recall)")
-    settings = Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(config).items()])
+    settings = config.settings_table()
     sizes = {name: len(sentences) for name, sentences in prepared.splits.items()}
     sections = [
         Section(heading="Test accuracy", paragraphs=[

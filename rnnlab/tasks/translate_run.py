@@ -34,7 +34,8 @@ from rnnlab.tasks import seq2seq
 from rnnlab.tasks.bleu import chrf, corpus_bleu
 from rnnlab.tasks.decoding import Translation, translate
 from rnnlab.tasks.registry import Task
-from rnnlab.tasks.run import RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run, write_json
+from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device, save_run,
+                              write_json)
 from rnnlab.tasks.translate import ATTENTIONS, Translator, translation_loss
 from rnnlab.train import distributed
 
@@ -187,7 +188,7 @@ def train_translate(config: TranslateConfig, *, resume: bool = False, quiet: boo
         train_batches=lambda epoch, generator: seq2seq.batches(train, config.batch_size, pad_id=pad, bos_id=bos,
                                                                generator=generator),
         val_batches=lambda: seq2seq.batches(val, config.batch_size, pad_id=pad, bos_id=bos), quiet=quiet)
-    parameters = sum(p.numel() for p in model.parameters())
+    parameters = num_parameters(model)
     if not distributed.is_main():
         return {"metrics": {}, "text": "", "run_dir": str(stage.out), "seconds": seconds, "parameters": parameters}
     loaded = Loaded(config, model.eval(), corpus.tokenizer, corpus.source_vocab, corpus.target_vocab)
@@ -279,7 +280,7 @@ def write_outputs(run_dir: Path, loaded: Loaded, report: dict, history: list, *,
     examples = Table(columns=["source", "reference", "translation"],
                      rows=[[source, reference, detok(beam)] for (source, reference), beam
                            in list(zip(report["texts"], report["outputs"]["model"]))[:12]])
-    settings = Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(loaded.config).items()])
+    settings = loaded.config.settings_table()
     log_prob = report["log_prob"]
     sections = [
         Section(heading="Test metrics", tables=[table], paragraphs=[
