@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save
 from rnnlab.report.atomic import write_bytes_atomically
 from rnnlab.report.html import Table
 from rnnlab.train import Trainer, TrainerOptions, TrainResult, distributed
+from rnnlab.train.trainer import batch_rows
 
 
 @dataclass(frozen=True)
@@ -169,12 +170,6 @@ def _take(value: Any, keep: int) -> Any:
     return value
 
 
-def _rows(value: Any) -> int:
-    if isinstance(value, torch.Tensor):
-        return int(value.shape[0])
-    return _rows(value[0])
-
-
 def fit(model: torch.nn.Module, loss_fn: Callable, options: TrainerOptions, stage: Stage, *,
         train_batches: Callable[[int, torch.Generator], Iterable], val_batches: Callable[[], Iterable] | None,
         batch_size: int, quiet: bool = False) -> tuple[TrainResult, float]:
@@ -190,7 +185,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable, options: TrainerOptions, stag
 
     def shares(epoch: int, generator: torch.Generator):
         for inputs, targets in train_batches(epoch, generator):
-            keep = _rows(targets) - _rows(targets) % world
+            rows = batch_rows(targets)
+            keep = rows - rows % world
             if keep:
                 yield _take(inputs, keep), _take(targets, keep)
 

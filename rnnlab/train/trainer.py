@@ -225,7 +225,7 @@ class Trainer:
                 outputs = self.module(inputs)
                 if self.options.tbptt_steps:  # SupportsTruncatedBPTT models return (outputs, state)
                     outputs = outputs[0]
-                size = _batch_size(targets)
+                size = batch_rows(targets)
                 total += float(self.loss_fn(outputs, targets)) * size
                 count += size
         self.module.train(was_training)
@@ -298,7 +298,7 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         run.global_step += 1
-        size = _batch_size(targets)
+        size = batch_rows(targets)
         run.loss_sum += loss * size
         run.sample_count += size
         return True
@@ -422,11 +422,11 @@ def _detach(state: Any) -> Any:
     return state
 
 
-def _batch_size(targets: Any) -> int:
+def batch_rows(targets: Any) -> int:
     """The first dimension of the first tensor in `targets` (losses are weighted by it)."""
     if isinstance(targets, Tensor):
         return int(targets.shape[0]) if targets.dim() else 1
     items = targets.values() if isinstance(targets, dict) else targets if isinstance(targets, (tuple, list)) else ()
     for item in items:
-        return _batch_size(item)
+        return batch_rows(item)
     return 1
