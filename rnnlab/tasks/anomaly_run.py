@@ -215,9 +215,7 @@ def train_anomaly(config: AnomalyConfig, *, resume: bool = False, quiet: bool = 
 
 def load_run(run_dir: str | Path) -> tuple[AnomalyConfig, dict, dict[str, Detector]]:
     """A finished run's config, its saved dict, and its detectors ("model" and "naive"), ready to score."""
-    saved = read_run(run_dir)
-    if saved["task"] != TASK:
-        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not an anomaly run")
+    saved = read_run(run_dir, TASK)
     config = AnomalyConfig(**saved["config"])
     model = scoring_copy(load_weights(build_model(config, len(saved["channels"])), run_dir))
     detectors = {}

@@ -196,9 +196,7 @@ class LoadedRun(NamedTuple):
 
 def load_run(run_dir: str | Path) -> LoadedRun:
     """A finished run's config, text encoder, model and baseline class, from its directory alone."""
-    saved = read_run(run_dir)
-    if saved["task"] != TASK:
-        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not {TASK}")
+    saved = read_run(run_dir, TASK)
     config, encoder = ClassifyTextConfig(**saved["config"]), TextEncoder.from_dict(saved)
     model = load_weights(build_model(config, encoder), run_dir)
     return LoadedRun(config, encoder, model, encoder.classes.index(saved["majority"]))

@@ -229,9 +229,7 @@ def train_classify_series(config: ClassifySeriesConfig, *, resume: bool = False,
 
 def load_run(run_dir: str | Path) -> tuple[ClassifySeriesConfig, dict, SeriesClassifier]:
     """A finished run's config, its saved config.json, and its model (in eval mode, on the CPU)."""
-    saved = read_run(run_dir)
-    if saved["task"] != TASK:
-        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not {TASK}")
+    saved = read_run(run_dir, TASK)
     config = ClassifySeriesConfig(**saved["config"])
     model = build_model(config, len(saved["channels"]), len(saved["classes"]))
     return config, saved, load_weights(model, run_dir)

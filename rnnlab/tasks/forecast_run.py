@@ -164,9 +164,7 @@ def save_model(run_dir: Path, model: torch.nn.Module, config: ForecastConfig, pr
 
 def load_run(run_dir: str | Path, data: str | None = None) -> tuple[ForecastConfig, torch.nn.Module, Prepared]:
     """A finished run's config and model, and `data` (default: the run's own) prepared as in training."""
-    saved = read_run(run_dir)
-    if saved["task"] != TASK:
-        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not a forecast")
+    saved = read_run(run_dir, TASK)
     config = ForecastConfig(**saved["config"])
     if data is not None:
         config = dataclasses.replace(config, data=data)

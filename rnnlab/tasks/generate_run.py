@@ -185,9 +185,7 @@ def default_length(level: str) -> int:
 
 def load_run(run_dir: str | Path) -> tuple[GenerateConfig, LanguageModel, Tokenizer, Vocabulary, list[int]]:
     """A finished run's config, model (on the CPU, eval mode), tokenizer, vocabulary and unigram counts."""
-    saved = read_run(run_dir)
-    if saved["task"] != TASK:
-        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not a {TASK} run")
+    saved = read_run(run_dir, TASK)
     config = GenerateConfig(**saved["config"])
     vocab = Vocabulary.from_dict(saved["vocabulary"])
     model = load_weights(build_model(config, len(vocab)), run_dir)

@@ -143,13 +143,20 @@ def save_run(run_dir: Path, model: torch.nn.Module, task: str, saved: dict) -> N
     write_json(run_dir / "config.json", {"task": task, **saved})
 
 
-def read_run(run_dir: str | Path) -> dict:
-    """The saved config.json of a finished run; runs written before tasks were named are forecasts."""
+def read_run(run_dir: str | Path, task: str | None = None) -> dict:
+    """The saved config.json of a finished run; runs written before tasks were named are forecasts.
+
+    Raises:
+        FileNotFoundError: if `run_dir` is not a finished run.
+        ValueError: if `task` is given and the run holds another task.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file() or not (run_dir / "model.safetensors").is_file():
         raise FileNotFoundError(f"run directory {str(run_dir)!r} has no config.json and model.safetensors")
     saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     saved.setdefault("task", "forecast")
+    if task is not None and saved["task"] != task:
+        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not a {task} run")
     return saved
 
 

@@ -244,9 +244,7 @@ def train_tagger(config: TagConfig, *, resume: bool = False, quiet: bool = False
 
 def load_run(run_dir: str | Path) -> tuple[TagConfig, Tagger, Vocabularies]:
     """A finished run's config, model (in eval mode, on the CPU) and vocabularies."""
-    saved = read_run(run_dir)
-    if saved["task"] != TASK:
-        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not a {TASK} run")
+    saved = read_run(run_dir, TASK)
     config, vocabs = TagConfig(**saved["config"]), Vocabularies.from_dict(saved)
     return config, load_weights(build_tagger(config, vocabs), run_dir), vocabs
 

@@ -122,9 +122,7 @@ class Loaded(NamedTuple):
 
 def load_run(run_dir: str | Path) -> Loaded:
     """A finished run's config, vocabularies, tokenizer and model (in eval mode)."""
-    saved = read_run(run_dir)
-    if saved["task"] != TASK:
-        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not a translation")
+    saved = read_run(run_dir, TASK)
     config = TranslateConfig(**saved["config"])
     source_vocab, target_vocab = (Vocabulary.from_dict(saved[key]) for key in ("source_vocab", "target_vocab"))
     model = build_translator(config, source_vocab, target_vocab)
