@@ -37,7 +37,7 @@ from rnnlab.report.plots import plot_anomaly_scores, plot_losses
 from rnnlab.tasks import anomaly
 from rnnlab.tasks.anomaly import Detector, calibrate_detector
 from rnnlab.tasks.anomaly_metrics import METRIC_NAMES, detection_metrics, format_metrics
-from rnnlab.tasks.registry import Task
+from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device, save_run,
                               write_json, write_text)
 from rnnlab.tasks.streaming import (AnomalySeries, format_header, format_line, load_series, resolve_file,
@@ -336,4 +336,5 @@ def _write_report(run_dir: Path, config: AnomalyConfig, series: AnomalySeries, s
 
 SPEC = Task(name=TASK, help="detect anomalies in a series (forecast residuals or reconstruction error)",
             config=AnomalyConfig, train=train_anomaly, evaluate=evaluate_anomaly, evaluate_text=evaluate_text,
-            predict=predict_lines)
+            predict=predict_lines,
+            headline=Headline('f1', True, 'naive'), probe=None)

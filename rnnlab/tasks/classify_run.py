@@ -28,7 +28,7 @@ from rnnlab.report.plots import plot_confusion, plot_losses
 from rnnlab.tasks.classification_metrics import classification_metrics, majority_class, metrics_table
 from rnnlab.tasks.classify import (POOLINGS, TextClassifier, TextEncoder, predict_probabilities, stratified_split,
                                    text_batches)
-from rnnlab.tasks.registry import Task
+from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run, write_json,
                               write_text)
 from rnnlab.train import distributed
@@ -330,4 +330,5 @@ def _training_note(history: list[dict]) -> str:
 
 SPEC = Task(name=TASK, help="classify texts (e.g. sentiment) from a CSV of text,label", config=ClassifyTextConfig,
             train=train_classify_text, evaluate=evaluate_classify_text, evaluate_text=evaluate_text,
-            predict=predict_lines)
+            predict=predict_lines,
+            headline=Headline('accuracy', True, 'majority'), probe=None)

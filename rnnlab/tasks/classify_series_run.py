@@ -33,7 +33,7 @@ from rnnlab.tasks.classification_metrics import classification_metrics, majority
 from rnnlab.tasks.classify import stratified_split
 from rnnlab.tasks.classify_series import (POOLINGS, SeriesClassifier, nearest_neighbour, predict_probabilities,
                                           series_batches)
-from rnnlab.tasks.registry import Task
+from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run, write_json,
                               write_text)
 from rnnlab.train import distributed
@@ -339,4 +339,5 @@ def _write_report(run_dir: Path, config: ClassifySeriesConfig, prepared: Prepare
 
 SPEC = Task(name=TASK, help="classify multivariate series (sensor recordings) from .ts or long-format CSV files",
             config=ClassifySeriesConfig, train=train_classify_series, evaluate=evaluate_classify_series,
-            evaluate_text=evaluate_text, predict=predict_lines)
+            evaluate_text=evaluate_text, predict=predict_lines,
+            headline=Headline('accuracy', True, 'majority'), probe=None)

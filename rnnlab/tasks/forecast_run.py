@@ -30,7 +30,7 @@ from rnnlab.tasks import transforms
 from rnnlab.tasks.baselines import infer_season, naive_forecast, seasonal_naive_forecast
 from rnnlab.tasks.forecast import ForecastModelConfig, Forecaster, build_forecaster
 from rnnlab.tasks.metrics import forecast_metrics
-from rnnlab.tasks.registry import Task
+from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run, write_json
 from rnnlab.train import distributed
 
@@ -286,4 +286,5 @@ def _write_report(run_dir: Path, config: ForecastConfig, prepared: Prepared, rep
 
 
 SPEC = Task(name=TASK, help="forecast a column of a CSV file (or a bundled series)", config=ForecastConfig,
-            train=train_forecast, evaluate=evaluate_run, evaluate_text=evaluate_text, predict=predict_lines)
+            train=train_forecast, evaluate=evaluate_run, evaluate_text=evaluate_text, predict=predict_lines,
+            headline=Headline('mase', False, 'seasonal_naive'), probe=None)

@@ -26,7 +26,7 @@ from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_losses
 from rnnlab.tasks.generate import (CarriedState, LanguageModel, language_metrics, lm_loss, sample, stream_batches,
                                    stream_nll, unigram_log_probs, unigram_nll)
-from rnnlab.tasks.registry import Task
+from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device, save_run,
                               write_json, write_text)
 from rnnlab.train import distributed
@@ -307,4 +307,5 @@ def _write_report(run_dir: Path, config: GenerateConfig, corpus: Corpus, metrics
 
 SPEC = Task(name=TASK, help="train a character- or word-level language model on a text and generate from it",
             config=GenerateConfig, train=train_generate, evaluate=evaluate_generate, evaluate_text=evaluate_text,
-            predict=predict_lines)
+            predict=predict_lines,
+            headline=Headline('bits_per_character', False, 'unigram'), probe=None)

@@ -26,6 +26,9 @@ class Task:
         evaluate: `evaluate(run_dir, data) -> dict`, JSON-ready, with "metrics" as in `train`.
         evaluate_text: `evaluate_text(result) -> str`, the printable form of `evaluate`'s result.
         predict: `predict(run_dir, *, data, text) -> list[str]`, the lines `rnnlab predict` prints.
+        headline: the metric that sums a run up, for comparisons and benchmarks.
+        probe: `probe(run_dir, *, rows=64) -> rnnlab.tasks.run.Probe`: the trained model and one real
+            batch of its held-out data, for `rnnlab diagnose` and `rnnlab compare`.
     """
 
     name: str
@@ -35,6 +38,27 @@ class Task:
     evaluate: Callable
     evaluate_text: Callable
     predict: Callable
+    headline: Headline
+    probe: Callable | None  # TODO(#6): every task gives one; None only while they are being written
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A task's headline metric: its key in the metrics, which way is better, and the baseline it must beat.
+
+    Attributes:
+        metric: the key in `metrics["model"]` (and in the baseline's metrics), e.g. "accuracy".
+        higher_is_better: True for accuracy-like metrics, False for errors and losses.
+        baseline: the key in `metrics` of the baseline it is compared with, e.g. "majority".
+    """
+
+    metric: str
+    higher_is_better: bool
+    baseline: str
+
+    def better(self, ours: float, theirs: float) -> bool:
+        """True if `ours` is strictly better than `theirs`."""
+        return ours > theirs if self.higher_is_better else ours < theirs
 
 
 _MODULES = {

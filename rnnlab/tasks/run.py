@@ -203,6 +203,27 @@ def fit(model: torch.nn.Module, loss_fn: Callable, options: TrainerOptions, stag
     return result, time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Probe:
+    """A trained model and one real batch of its task: what diagnostics and comparisons run on.
+
+    Attributes:
+        model: the task's model, in eval mode; its recurrent layers are rnnlab layers.
+        loss: runs the model's forward pass on the batch and returns the task's training loss, a
+            scalar (differentiable when grad is enabled). Calling it twice gives the same value.
+        batch_size: sequences in the batch.
+        steps: time steps of the batch's longest sequence (for a sequence-to-sequence model, the
+            source's).
+        description: one line saying what the batch is, e.g. "64 test windows of 24 steps".
+    """
+
+    model: torch.nn.Module
+    loss: Callable[[], torch.Tensor]
+    batch_size: int
+    steps: int
+    description: str
+
+
 def num_parameters(model: torch.nn.Module) -> int:
     """Number of trainable scalars."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

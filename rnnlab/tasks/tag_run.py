@@ -23,7 +23,7 @@ from rnnlab.data.errors import DataError
 from rnnlab.data.text import PAD, UNK, Vocabulary, pad_batch, read_conllu, resolve_text_data
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_losses
-from rnnlab.tasks.registry import Task
+from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
                               save_run, write_json, write_text)
 from rnnlab.tasks.tag import (EncodedSentence, MostFrequentTag, Tagger, TaggerInputs, char_ids, collate,
@@ -337,4 +337,5 @@ def _write_report(run_dir: Path, config: TagConfig, prepared: Prepared, report: 
 
 
 SPEC = Task(name=TASK, help="tag each word of a sentence with its part of speech (CoNLL-U UPOS)", config=TagConfig,
-            train=train_tagger, evaluate=evaluate_run, evaluate_text=evaluate_text, predict=predict_lines)
+            train=train_tagger, evaluate=evaluate_run, evaluate_text=evaluate_text, predict=predict_lines,
+            headline=Headline('accuracy', True, 'most_frequent_tag'), probe=None)

@@ -33,7 +33,7 @@ from rnnlab.report.plots import plot_attention, plot_losses
 from rnnlab.tasks import seq2seq
 from rnnlab.tasks.bleu import chrf, corpus_bleu
 from rnnlab.tasks.decoding import Translation, translate
-from rnnlab.tasks.registry import Task
+from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device, save_run,
                               write_json)
 from rnnlab.tasks.translate import ATTENTIONS, Translator, translation_loss
@@ -310,4 +310,5 @@ def _plot_example(path: Path, loaded: Loaded, report: dict) -> None:
 
 SPEC = Task(name=TASK, help="translate English to Spanish (or any source<TAB>target pairs) with attention",
             config=TranslateConfig, train=train_translate, evaluate=evaluate_translate, evaluate_text=evaluate_text,
-            predict=predict_lines)
+            predict=predict_lines,
+            headline=Headline('chrf', True, 'copy_source'), probe=None)
