@@ -3,7 +3,8 @@
 - "reference": the time loop in Python with a hand-written BPTT (`reference.py`). Runs every
   configuration; the oracle the others are tested against.
 - "native": torch's fused kernels (`native.py`): ATen/oneDNN on the CPU, cuDNN on the GPU.
-- "auto" (default): "native" where it can run the configuration, else "reference".
+- "auto" (default): "native" where it can run the configuration, else "reference". While gates or
+  gradients through time are recorded (`rnnlab.diagnostics`), "reference", the path that keeps them.
 
 A forced backend that cannot run a configuration raises ValueError saying why; only "auto" falls
 back, and it does so silently because the result is the same.
@@ -30,8 +31,17 @@ def check_backend(value: str) -> str:
     return value
 
 
-def select(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> str:
-    """The backend that runs `layer` on `xs`: "native" or "reference"."""
+def select(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None, *, recording: bool = False) -> str:
+    """The backend that runs `layer` on `xs`: "native" or "reference".
+
+    `recording` (gate recording or gradient flow) needs the reference loop: torch's fused kernels
+    keep their gates to themselves.
+    """
+    if recording:
+        if layer.backend == "native":
+            raise ValueError("backend='native' cannot record gates or gradients through time (torch's fused kernels "
+                             "keep them internal); use backend='auto' or 'reference' while recording")
+        return "reference"
     if layer.backend == "reference":
         return "reference"
     reason = native.unsupported_reason(layer, xs, lengths)

@@ -13,7 +13,8 @@ gradients are not accumulated step by step: they are whole-sequence matrix produ
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -22,7 +23,24 @@ from torch.autograd.function import once_differentiable
 from rnnlab.cells.base import Cell, Trace, state_tensors
 
 
-def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, reverse: bool = False):
+class Observer(Protocol):
+    """Sees what a `scan` computes, for gate recording and gradient flow (`rnnlab.diagnostics`).
+
+    Tensors are time-major (T, B, ·) and in the input's time order, also for a reversed scan.
+    """
+
+    def forward(self, values: dict[str, Tensor], lengths: Tensor | None) -> Callable[[dict[str, Tensor]], None] | None:
+        """Takes every step's `cell.recorded(...)` values (detached; steps past a sequence's end
+        included) and returns where this scan's state gradients should go, or None.
+
+        That function receives {"h": ∂L/∂h_t} for every step t: the total gradient of the step's
+        output h_t, through the loss at t and through step t + 1, zero past a sequence's end. It
+        is called when a backward pass has gone through the scan.
+        """
+
+
+def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, reverse: bool = False,
+         observer: Observer | None = None):
     """Runs `cell` over the time axis. Equivalent to calling the cell once per step.
 
     Args:
@@ -34,6 +52,8 @@ def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, r
             Past a sequence's end its outputs are zero and its state stops changing, so the final
             state is the one at its last real step (the initial state for length 0).
         reverse: run from each sequence's own last real step back to its first.
+        observer: given the gates and states of every step and, when a backward pass follows, the
+            gradient of every state; the outputs are the same with or without it.
 
     Returns:
         outputs (T, B, P) and the final state.
@@ -51,11 +71,18 @@ def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, r
     tensors = state_tensors(state)
     weights = [getattr(cell, name) for name in cell.parameter_names()]
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (xs, *tensors, *weights))
+    if observer is not None:
+        observer = _ScanObserver(observer, lengths, reverse)
     if needs_grad and type(cell).backward_step is not Cell.backward_step:
-        ys, *final = _BPTT.apply(cell, mask, first_masked, len(tensors), xs, *tensors, *weights)
+        ys, *final = _BPTT.apply(cell, mask, first_masked, len(tensors), observer, xs, *tensors, *weights)
         final_state = cell.state_from_tensors(tuple(final))
     else:  # inference, or a cell without a hand-written backward: autograd follows the loop
-        ys, final_state, _, _ = _loop(cell, cell.project_input(xs), state, mask, first_masked, record=False)
+        record = observer is not None
+        ys, final_state, states, gates = _loop(cell, cell.project_input(xs), state, mask, first_masked, record)
+        if record:
+            receive = observer.forward(_recorded(cell, gates, states))
+            if needs_grad and receive is not None:
+                _observe_state_grads(states, receive)
     if reverse:
         ys = reverse_padded(ys, lengths) if lengths is not None else ys.flip(0)
     return ys, final_state
@@ -71,6 +98,54 @@ def reverse_padded(xs: Tensor, lengths: Tensor) -> Tensor:
     source = torch.where(t < lengths, lengths - 1 - t, t)  # (T, B)
     index = source.reshape(num_steps, -1, *([1] * (xs.dim() - 2))).expand_as(xs)
     return xs.gather(0, index)
+
+
+def _recorded(cell: Cell, gates: list, states: list) -> dict[str, Tensor]:
+    """Each recorded value of every step, stacked: name -> (T, B, ·), detached."""
+    steps = [cell.recorded(g, s) for g, s in zip(gates, states[1:])]
+    return {name: torch.stack([step[name] for step in steps]).detach() for name in steps[0]}
+
+
+def _observe_state_grads(states: list, receive: Callable[[dict[str, Tensor]], None]) -> None:
+    """Autograd's path (a cell without `backward_step`): hooks on every step's h copy its gradient
+    into a (T, B, P) buffer, handed over when the first step's is in, which autograd computes last."""
+    hs = [Cell.output(state) for state in states[1:]]
+    buffer = torch.zeros(len(hs), *hs[0].shape, dtype=hs[0].dtype, device=hs[0].device)
+
+    def keep(grad: Tensor, t: int) -> None:
+        buffer[t].copy_(grad)
+        if t == 0:
+            receive({"h": buffer})
+
+    for t, h in enumerate(hs):
+        if h.requires_grad:
+            h.register_hook(lambda grad, t=t: keep(grad, t))
+
+
+class _ScanObserver:
+    """One scan's side of an `Observer`: adds the lengths, and puts a reversed scan's steps back in
+    the input's time order."""
+
+    def __init__(self, observer: Observer, lengths: Tensor | None, reverse: bool) -> None:
+        self.observer, self.lengths, self.reverse = observer, lengths, reverse
+
+    def _in_time_order(self, values: dict[str, Tensor]) -> dict[str, Tensor]:
+        if not self.reverse:
+            return values
+        if self.lengths is None:
+            return {name: v.flip(0) for name, v in values.items()}
+        return {name: reverse_padded(v, self.lengths) for name, v in values.items()}
+
+    def forward(self, values: dict[str, Tensor]) -> Callable[[dict[str, Tensor]], None] | None:
+        receive = self.observer.forward(self._in_time_order(values), self.lengths)
+        return None if receive is None else lambda grads: receive(self._gradients_in_time_order(grads))
+
+    def _gradients_in_time_order(self, grads: dict[str, Tensor]) -> dict[str, Tensor]:
+        if self.lengths is not None:  # the autograd path also sees the frozen state past the end
+            steps = next(iter(grads.values())).shape[0]
+            valid = (torch.arange(steps, device=self.lengths.device).unsqueeze(1) < self.lengths).unsqueeze(-1)
+            grads = {name: g * valid for name, g in grads.items()}
+        return self._in_time_order(grads)
 
 
 def _loop(cell: Cell, xw: Tensor, state: Any, mask: Tensor | None, first_masked: int, record: bool):
@@ -101,9 +176,10 @@ class _BPTT(torch.autograd.Function):
     """One direction of one layer, with a backward pass derived through time by hand."""
 
     @staticmethod
-    def forward(ctx, cell, mask, first_masked, num_state, xs, *tensors):
+    def forward(ctx, cell, mask, first_masked, num_state, observer, xs, *tensors):
         state = cell.state_from_tensors(tensors[:num_state])
         ys, final_state, states, gates = _loop(cell, cell.project_input(xs), state, mask, first_masked, record=True)
+        ctx.receive = None if observer is None else observer.forward(_recorded(cell, gates, states))
         ctx.save_for_backward(xs, *tensors[num_state:])  # weights: in-place edits before backward are caught
         ctx.cell, ctx.mask, ctx.first_masked = cell, mask, first_masked
         ctx.states, ctx.gates = states, gates
@@ -140,6 +216,8 @@ class _BPTT(torch.autograd.Function):
             d_state = state_tensors(step.d_state)
             if t >= first_masked:  # a finished sequence passes its gradient through untouched
                 d_state = tuple(torch.where(valid, a, b) for a, b in zip(d_state, d_new))
+        if ctx.receive is not None:
+            ctx.receive({"h": d_h})
         grads = cell.parameter_grads(Trace(xs, states, gates, d_h, d_xw, d_hh))
-        d_xs = d_xw @ cell.weight_ih if ctx.needs_input_grad[4] else None  # (T, B, F)
-        return None, None, None, None, d_xs, *d_state, *(grads[name] for name in cell.parameter_names())
+        d_xs = d_xw @ cell.weight_ih if ctx.needs_input_grad[5] else None  # (T, B, F)
+        return None, None, None, None, None, d_xs, *d_state, *(grads[name] for name in cell.parameter_names())

@@ -147,6 +147,18 @@ class Cell(nn.Module):
     def update(self, gates, state: Any) -> Any:
         raise NotImplementedError
 
+    def recorded(self, gates, state: Any) -> dict[str, Tensor]:
+        """What gate recording keeps of one step: name -> (B, ·), from its gates and the new state.
+
+        The default is every field of a NamedTuple of gates; a cell with internal values in its
+        gates (the GRU's W_hn h) or a state worth seeing (the LSTM's c) overrides it.
+        """
+        return dict(gates._asdict()) if hasattr(gates, "_asdict") else {}
+
+    def recorded_kinds(self) -> dict[str, str]:
+        """The range of each recorded value: "sigmoid" (0, 1), "tanh" (-1, 1), "relu" [0, ∞) or "free"."""
+        return {}
+
     def step(self, x: Tensor, state: Any) -> Any:
         """One step: the next state from x (B, F) and the previous state."""
         return self.update(self.gates(x, state), state)

@@ -95,6 +95,12 @@ class GRUCell(Cell):
     def update(self, gates: GRUGates, state: Tensor) -> Tensor:
         return torch.lerp(gates.n, state, gates.z)  # (1 - z) ⊙ n + z ⊙ h in one call
 
+    def recorded(self, gates: GRUGates, state: Tensor) -> dict[str, Tensor]:
+        return {"r": gates.r, "z": gates.z, "n": gates.n}  # hn is an intermediate product, not a gate
+
+    def recorded_kinds(self) -> dict[str, str]:
+        return {"r": "sigmoid", "z": "sigmoid", "n": "tanh"}
+
     def backward_step(self, d_state: Tensor, gates: GRUGates, state_prev: Tensor, state: Tensor) -> StepGrads:
         r, z, n, hn = gates
         h = state_prev

@@ -100,6 +100,12 @@ class LSTMCell(Cell):
             h = F.linear(h, self.weight_hr)  # (B, P)
         return LSTMState(h=h, c=c)
 
+    def recorded(self, gates: LSTMGates, state: LSTMState) -> dict[str, Tensor]:
+        return {**gates._asdict(), "c": state.c}
+
+    def recorded_kinds(self) -> dict[str, str]:
+        return {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid", "c": "free"}
+
     def backward_step(self, d_state: LSTMState, gates: LSTMGates, state_prev: LSTMState, state: LSTMState) -> StepGrads:
         i, f, g, o = gates
         d_h = d_state.h @ self.weight_hr if self.proj_size else d_state.h  # (B, H), before projection

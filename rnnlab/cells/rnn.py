@@ -69,6 +69,9 @@ class RNNCell(Cell):
     def update(self, gates: RNNGates, state: Tensor) -> Tensor:
         return gates.h
 
+    def recorded_kinds(self) -> dict[str, str]:
+        return {"h": self.nonlinearity}
+
     def backward_step(self, d_state: Tensor, gates: RNNGates, state_prev: Tensor, state: Tensor) -> StepGrads:
         h = gates.h
         # φ'(a) written through the output: tanh' = 1 - h'², relu' = [h' > 0]

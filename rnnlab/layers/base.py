@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnlab import backends
 from rnnlab.backends import native
+from rnnlab.backends.reference import Observer
 from rnnlab.cells.base import Cell, bind, check_positive_int, state_tensors
 from rnnlab.layers.compose import Bidirectional, Recurrent, Stacked
 
@@ -62,6 +64,8 @@ class RecurrentLayer(nn.Module):
                           "recurrent layers, not after the last", stacklevel=3)
         self.learn_initial_state = learn_initial_state
         self.backend = backend
+        # set by rnnlab.diagnostics.record while it records: (layer, direction) -> an Observer
+        self._observe: Callable[[tuple[int, int]], Observer] | None = None
         self.proj_size = cell_options.get("proj_size", 0)
         self._cell_options = cell_options
         self.num_directions = 2 if bidirectional else 1
@@ -175,7 +179,7 @@ class RecurrentLayer(nn.Module):
         self._check_input(xs, input.data if packed_input is not None else input)
         lengths = self._check_lengths(lengths, xs)
         initial = self._initial_state(hx, xs, unbatched)
-        if backends.select(self, xs, lengths) == "native":
+        if backends.select(self, xs, lengths, recording=self._observe is not None) == "native":
             ys, final = native.run(self, xs, initial, lengths)
         else:
             ys, final = self._run_reference(xs, initial, lengths)
@@ -200,11 +204,13 @@ class RecurrentLayer(nn.Module):
             directions = cells[layer * self.num_directions : (layer + 1) * self.num_directions]
             states = [cell.state_from_tensors(tuple(t[layer * self.num_directions + d] for t in initial))
                       for d, cell in enumerate(directions)]
+            observers = [None if self._observe is None else self._observe((layer, d)) for d in range(len(directions))]
             if self.bidirectional:
-                layers.append(Bidirectional(Recurrent(directions[0]), Recurrent(directions[1], reverse=True)))
+                layers.append(Bidirectional(Recurrent(directions[0], observer=observers[0]),
+                                            Recurrent(directions[1], reverse=True, observer=observers[1])))
                 nested.append(tuple(states))
             else:
-                layers.append(Recurrent(directions[0]))
+                layers.append(Recurrent(directions[0], observer=observers[0]))
                 nested.append(states[0])
         stack = Stacked(layers, dropout=self.dropout).train(self.training)
         ys, final = stack(xs, nested, lengths)

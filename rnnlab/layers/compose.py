@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnlab.backends.reference import scan
+from rnnlab.backends.reference import Observer, scan
 from rnnlab.cells.base import Cell
 
 
@@ -24,19 +24,21 @@ class Recurrent(nn.Module):
     Args:
         cell: the cell to step.
         reverse: run each sequence from its last real step back to its first.
+        observer: sees every step's gates and states (and their gradients); set by
+            `rnnlab.diagnostics.record` while it records. It changes no output.
 
     Shape:
         xs: (T, B, F); lengths: (B,) or None; returns outputs (T, B, P) and the final state.
     """
 
-    def __init__(self, cell: Cell, *, reverse: bool = False) -> None:
+    def __init__(self, cell: Cell, *, reverse: bool = False, observer: Observer | None = None) -> None:
         super().__init__()
-        self.cell, self.reverse = cell, reverse
+        self.cell, self.reverse, self.observer = cell, reverse, observer
 
     def forward(self, xs: Tensor, state: Any = None, lengths: Tensor | None = None):
         if state is None:
             state = self.cell.init_state(xs.shape[1], device=xs.device, dtype=xs.dtype)
-        return scan(self.cell, xs, state, lengths, reverse=self.reverse)
+        return scan(self.cell, xs, state, lengths, reverse=self.reverse, observer=self.observer)
 
 
 class Bidirectional(nn.Module):
