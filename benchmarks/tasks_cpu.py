@@ -24,15 +24,8 @@ import torch
 from benchinfo import cpu_model, emit, git_revision
 from rnnlab.tasks.registry import get_task, task_names
 
-# task -> (headline metric, True if higher is better, the baseline's name in the task's metrics)
-HEADLINES = {
-    "classify-text": ("accuracy", True, "majority"),
-    "generate": ("bits_per_character", False, "unigram"),
-    "tag": ("accuracy", True, "most_frequent_tag"),
-    "translate": ("chrf", True, "copy_source"),
-    "classify-series": ("accuracy", True, "majority"),
-    "anomaly": ("f1", True, "naive"),
-}
+# the tasks this benchmark trains (forecast has its own, benchmarks/train_vs_keras.py and the demo)
+TASKS = ("classify-text", "generate", "tag", "translate", "classify-series", "anomaly")
 
 
 def run_task(name: str, data: str | None, root: Path) -> dict:
@@ -49,11 +42,12 @@ def run_task(name: str, data: str | None, root: Path) -> dict:
 
 
 def row_text(result: dict) -> str:
-    metric, higher, baseline = HEADLINES[result["task"]]
+    headline = get_task(result["task"]).headline
+    metric, baseline = headline.metric, headline.baseline
     metrics = result["metrics"]
     ours = metrics["model"][metric]
     theirs = metrics[baseline][metric] if baseline in metrics else float("nan")
-    beats = ours > theirs if higher else ours < theirs
+    beats = headline.better(ours, theirs)
     return (f"| {result['task']} | {result['data']} | {result['model']} | {metric} | {ours:.4g} | "
             f"{baseline} {theirs:.4g} | {'yes' if beats else '**no**'} | {result['parameters']} | "
             f"{result['seconds']:.0f} s | {result['wall']:.0f} s |\n")
@@ -61,7 +55,7 @@ def row_text(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="*", default=[n for n in HEADLINES if n in task_names()])
+    parser.add_argument("--tasks", nargs="*", default=[n for n in TASKS if n in task_names()])
     parser.add_argument("--data", nargs="*", default=None,
                         help="TASK=NAME pairs to train on other bundled data (e.g. classify-series=basic_motions)")
     parser.add_argument("--out", type=Path, default=None)
