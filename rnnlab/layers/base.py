@@ -22,6 +22,7 @@ from rnnlab import backends
 from rnnlab.backends import native
 from rnnlab.backends.reference import Observer
 from rnnlab.cells.base import Cell, bind, check_positive_int, state_tensors
+from rnnlab.layers import streaming
 from rnnlab.layers.compose import Bidirectional, Recurrent, Stacked
 
 
@@ -216,6 +217,39 @@ class RecurrentLayer(nn.Module):
         ys, final = stack(xs, nested, lengths)
         flat = [s for layer_state in final for s in (layer_state if self.bidirectional else (layer_state,))]
         return ys, tuple(torch.stack(parts) for parts in zip(*(state_tensors(s) for s in flat)))
+
+    # -- one step of a stream --------------------------------------------------------------------
+
+    def step(self, x: Tensor, state: Any = None, *, reset: Tensor | None = None) -> tuple[Tensor, Any]:
+        """Advances a batch of streams by one time step, the state carried by the caller.
+
+        Stepping a sequence through `step`, the returned state fed back each time, gives the
+        outputs and final state that `forward` gives on the whole sequence (tested to 1e-6), so a
+        model trained on sequences serves a stream one point at a time. It runs torch's fused
+        one-step cell kernels where the backend allows (`rnnlab.layers.streaming` says which path
+        runs when), and it is differentiable: truncated BPTT over a stream works through it.
+
+        Args:
+            x: (B, F) this time step of each of B streams (the layout is the same with batch_first).
+            state: the state the previous call returned, in torch's packing: (L, B, H), or
+                (h, c) with h (L, B, P) and c (L, B, H) for the LSTM; None for the initial state
+                (zeros, or the learned initial state with learn_initial_state).
+            reset: keyword-only (B,) bool, or None: rows where a new stream starts. Their state
+                is set to the initial state before this step; the other rows carry on.
+
+        Returns:
+            (y, state): y (B, P) the top layer's output at this step, and the new state in the
+            form `forward` returns it (an `LSTMState` for the LSTM).
+
+        Raises:
+            ValueError: for a bidirectional layer (its backward direction needs each sequence's
+                end, which a stream has not reached), or arguments of the wrong shape.
+
+        In training mode, dropout between layers (dropout > 0, L > 1) draws a fresh mask at every
+        step, as `forward` does at every time step; the numbers then differ from `forward`'s,
+        their distribution does not. In eval mode no dropout acts.
+        """
+        return streaming.step(self, x, state, reset=reset)
 
     # -- input checks ----------------------------------------------------------------------------
 

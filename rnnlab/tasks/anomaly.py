@@ -79,6 +79,26 @@ class NextStepForecaster(nn.Module):
         outputs, state = self.encoder(xs, state)   # (B, T, H)
         return self.head(outputs), state           # (B, T, C)
 
+    def step(self, x: Tensor, state=None, *, reset: Tensor | None = None) -> tuple[Tensor, object]:
+        """Reads one more point x_t of each stream and forecasts the next, x̂_{t+1}.
+
+        Equal to row t of `forward` over the stream so far; the state is the one `forward`
+        takes and returns, so the two can be mixed (read a history whole, then step).
+
+        Args:
+            x: (B, C) the newest point of each of B streams.
+            state: what the previous call (or `forward`) returned, or None for zeros.
+            reset: keyword-only (B,) bool: rows where a new stream starts (see `RecurrentLayer.step`).
+
+        Returns:
+            (x̂_{t+1} (B, C), state).
+        """
+        if x.dim() != 2 or x.shape[-1] != self.input_size:
+            raise ValueError(f"x must have shape (B, {self.input_size}), one point per stream; received "
+                             f"{tuple(x.shape)}")
+        h, state = self.encoder.step(x, state, reset=reset)   # (B, H)
+        return self.head(h), state                              # (B, C)
+
 
 class SequenceAutoencoder(nn.Module):
     """A recurrent sequence autoencoder: window → latent vector → reconstructed window.
@@ -124,6 +144,18 @@ class SequenceAutoencoder(nn.Module):
         repeated = z.unsqueeze(1).expand(-1, windows.shape[1], -1)      # (B, W, latent)
         outputs, _ = self.decoder(repeated.contiguous())                # (B, W, H)
         return self.head(outputs)                                       # (B, W, C)
+
+    def step(self, x: Tensor, state=None, *, reset: Tensor | None = None):
+        """Not available: raises TypeError, because a reconstruction cannot be built one point at a time.
+
+        The decoder starts from the code of the whole window, so no output exists before the
+        window's last point, and each new point changes every earlier reconstruction.
+        `rnnlab.tasks.streaming.ScoreStream` streams this model with a ring buffer of the last W
+        points instead (O(W) work per point).
+        """
+        raise TypeError("a SequenceAutoencoder cannot step: its reconstruction of a window needs the whole window "
+                        "(the decoder reads the code of the last point); received a call to step. Stream it with "
+                        "rnnlab.tasks.streaming.ScoreStream, which keeps the last W points")
 
 
 def _as_tensor(values: np.ndarray, model: nn.Module) -> Tensor:

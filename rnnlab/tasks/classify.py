@@ -26,6 +26,7 @@ from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
 from rnnlab.data.errors import DataError
 from rnnlab.data.text import Tokenizer, Vocabulary, pad_batch
+from rnnlab.layers.streaming import PooledStream, pool_step, recurrent_part
 from rnnlab.tasks.forecast import ENCODERS
 
 POOLINGS = ("last", "mean", "max")
@@ -165,6 +166,35 @@ class TextClassifier(nn.Module):
         if lengths is None:
             lengths = torch.full(tokens.shape[:1], tokens.shape[-1], dtype=torch.int64, device=tokens.device)
         return self.head(self.dropout(self.encode(tokens, lengths)))      # (B, K)
+
+    def step(self, tokens: Tensor, state: PooledStream | None = None, *,
+             reset: Tensor | None = None) -> tuple[Tensor, PooledStream]:
+        """Reads one more token of each text; returns the class logits of the text read so far.
+
+        After tokens w_1 … w_t the logits equal `forward` on w_1 … w_t, the pooling ("last",
+        "mean", "max") kept running in the state (`rnnlab.layers.streaming.pool_step`): a
+        prediction is ready after every token, at the cost of one recurrent step.
+
+        Args:
+            tokens: (B,) int64, the newest token id of each of B texts.
+            state: the `PooledStream` the previous call returned, or None at the start.
+            reset: keyword-only (B,) bool: rows where a new text starts (see `RecurrentLayer.step`).
+
+        Returns:
+            (logits (B, K), state).
+
+        Raises:
+            ValueError: for a bidirectional classifier, whose backward direction needs the
+                text's end; or tokens that are not (B,).
+        """
+        if self.num_directions == 2:
+            raise ValueError("step needs a causal classifier: a bidirectional one reads each text from its end too, "
+                             "which a stream has not reached; received bidirectional=True")
+        if tokens.dim() != 1:
+            raise ValueError(f"tokens must have shape (B,), one token per text; received {tuple(tokens.shape)}")
+        y, recurrent = self.encoder.step(self.embedding(tokens), recurrent_part(state), reset=reset)  # (B, H)
+        e, pooled, count = pool_step(self.pooling, y, state, reset)                                    # (B, H)
+        return self.head(self.dropout(e)), PooledStream(recurrent, pooled, count)                       # (B, K)
 
     @property
     def num_parameters(self) -> int:

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
+from rnnlab.layers.streaming import PooledStream, pool_step, recurrent_part
 from rnnlab.tasks.forecast import ENCODERS
 
 POOLINGS = ("last", "mean", "max")
@@ -132,6 +133,36 @@ class SeriesClassifier(nn.Module):
         if lengths is None:
             lengths = torch.full(values.shape[:1], values.shape[1], dtype=torch.int64, device=values.device)
         return self.head(self.dropout(self.encode(values, lengths)))      # (B, K)
+
+    def step(self, x: Tensor, state: PooledStream | None = None, *,
+             reset: Tensor | None = None) -> tuple[Tensor, PooledStream]:
+        """Reads one more time step of each sequence; returns the class logits of what was read so far.
+
+        After steps x_1 … x_t the logits equal `forward` on x_1 … x_t, the pooling ("last",
+        "mean", "max") kept running in the state (`rnnlab.layers.streaming.pool_step`): a
+        prediction is ready at every step, at the cost of one recurrent step.
+
+        Args:
+            x: (B, C) the newest (standardised) time step of each of B sequences.
+            state: the `PooledStream` the previous call returned, or None at the start.
+            reset: keyword-only (B,) bool: rows where a new sequence starts (see `RecurrentLayer.step`).
+
+        Returns:
+            (logits (B, K), state).
+
+        Raises:
+            ValueError: for a bidirectional classifier, whose backward direction needs the
+                sequence's end; or an x that is not (B, C).
+        """
+        if self.num_directions == 2:
+            raise ValueError("step needs a causal classifier: a bidirectional one reads each sequence from its end "
+                             "too, which a stream has not reached; received bidirectional=True")
+        if x.dim() != 2 or x.shape[-1] != self.input_size:
+            raise ValueError(f"x must have shape (B, {self.input_size}), one time step per sequence; received "
+                             f"{tuple(x.shape)}")
+        y, recurrent = self.encoder.step(x, recurrent_part(state), reset=reset)  # (B, H)
+        e, pooled, count = pool_step(self.pooling, y, state, reset)               # (B, H)
+        return self.head(self.dropout(e)), PooledStream(recurrent, pooled, count)  # (B, K)
 
     @property
     def num_parameters(self) -> int:

@@ -93,6 +93,35 @@ class Forecaster(nn.Module):
         """
         return self.head(self.encode(xs))  # (B, horizon)
 
+    def step(self, x: Tensor, state=None, *, reset: Tensor | None = None) -> tuple[Tensor, object]:
+        """Reads one more time step of each stream and forecasts from everything read so far.
+
+        After steps x_1 … x_t the forecast equals `forward` on the window x_1 … x_t (the encoding
+        of a one-direction encoder is its output at the window's last step), so a forecast is
+        ready at every point of a stream at the cost of one recurrent step.
+
+        Args:
+            x: (B, C) the newest time step of each of B streams.
+            state: what the previous call returned (the encoder's state, torch's packing), or
+                None at the start of every stream.
+            reset: keyword-only (B,) bool: rows where a new stream starts (see `RecurrentLayer.step`).
+
+        Returns:
+            (forecast (B, horizon), state to pass to the next call).
+
+        Raises:
+            ValueError: for a bidirectional forecaster, whose backward direction needs the
+                window's end; or an x that is not (B, C).
+        """
+        if self.num_directions == 2:
+            raise ValueError("step needs a causal forecaster: a bidirectional one reads each window from its end "
+                             "too, which a stream has not reached; received bidirectional=True")
+        if x.dim() != 2 or x.shape[-1] != self.input_size:
+            raise ValueError(f"x must have shape (B, {self.input_size}), one time step per stream; received "
+                             f"{tuple(x.shape)}")
+        h, state = self.encoder.step(x, state, reset=reset)   # (B, H)
+        return self.head(h), state                              # (B, horizon)
+
     @property
     def num_parameters(self) -> int:
         """Number of trainable scalars (encoder and head)."""

@@ -79,6 +79,27 @@ class LanguageModel(nn.Module):
         ys, state = self.encoder(xs, state)  # (B, T, H)
         return self.head(self.dropout(ys)), state  # (B, T, V)
 
+    def step(self, tokens: Tensor, state: Any = None, *, reset: Tensor | None = None) -> tuple[Tensor, Any]:
+        """Reads one more token of each stream; returns the logits of the token after it.
+
+        Equal to `forward`'s logits at that step of the stream read whole; the state is the one
+        `forward` takes and returns, so a prompt can be read in one call and then continued step
+        by step.
+
+        Args:
+            tokens: (B,) int64, the newest token id of each of B streams.
+            state: what the previous call (or `forward`) returned, or None for zeros.
+            reset: keyword-only (B,) bool: rows where a new stream starts (see `RecurrentLayer.step`).
+
+        Returns:
+            (logits (B, V), state).
+        """
+        if tokens.dim() != 1:
+            raise ValueError(f"tokens must have shape (B,), one token per stream; received {tuple(tokens.shape)}")
+        x = self.dropout(self.embedding(tokens))  # (B, E)
+        y, state = self.encoder.step(x, state, reset=reset)  # (B, H)
+        return self.head(self.dropout(y)), state  # (B, V)
+
 
 class StreamBatch(NamedTuple):
     """One batch of a token stream: `tokens` (B, T) and whether it is the stream's first chunk."""

@@ -140,6 +140,39 @@ class Tagger(nn.Module):
         outputs, _ = self.encoder(self.dropout(self.features(inputs)), lengths=inputs.lengths)  # (B, T, D*H)
         return self.head(self.dropout(outputs))  # (B, T, K)
 
+    def step(self, words: Tensor, state=None, *, chars: Tensor | None = None,
+             reset: Tensor | None = None) -> tuple[Tensor, object]:
+        """Reads one more word of each sentence; returns its tag scores.
+
+        Only a one-direction tagger can do this: its tag for word t depends on words 1 … t only,
+        and equals `forward`'s at t. (The character feature reads one whole word, which has
+        arrived, so it streams too.)
+
+        Args:
+            words: (B,) int64, the newest word id of each of B sentences.
+            state: what the previous call returned (the encoder's state), or None at the start.
+            chars: keyword-only (B, C) int64 character ids of those words, padded; needed when the
+                tagger has a character encoder.
+            reset: keyword-only (B,) bool: rows where a new sentence starts (see `RecurrentLayer.step`).
+
+        Returns:
+            (scores (B, K), state).
+
+        Raises:
+            ValueError: for a bidirectional tagger (the default), whose tag for a word depends on
+                the words after it; or words that are not (B,).
+        """
+        if self.encoder.bidirectional:
+            raise ValueError("step needs a causal tagger: a bidirectional one tags each word from the words after it "
+                             "too, which a stream has not read yet; received bidirectional=True")
+        if words.dim() != 1:
+            raise ValueError(f"words must have shape (B,), one word per sentence; received {tuple(words.shape)}")
+        ones = torch.ones_like(words)  # every sentence of this one-word batch has its one word
+        inputs = TaggerInputs(words[:, None], ones, None if chars is None else chars[:, None])
+        x = self.dropout(self.features(inputs))[:, 0]  # (B, F)
+        y, state = self.encoder.step(x, state, reset=reset)  # (B, H)
+        return self.head(self.dropout(y)), state  # (B, K)
+
 
 def tagging_loss(scores: Tensor, targets: Tensor) -> Tensor:
     """Mean cross-entropy over the real words of a batch.
