@@ -38,8 +38,8 @@ from rnnlab.tasks import anomaly
 from rnnlab.tasks.anomaly import Detector, calibrate_detector
 from rnnlab.tasks.anomaly_metrics import METRIC_NAMES, detection_metrics, format_metrics
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device, save_run,
-                              write_json, write_text)
+from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
+                              save_run, write_json, write_text)
 from rnnlab.tasks.streaming import (AnomalySeries, format_header, format_line, load_series, resolve_file,
                                      stream_lines)
 from rnnlab.train import distributed
@@ -236,6 +236,47 @@ def _load_for_run(config: AnomalyConfig, saved: dict, data: str | None) -> Anoma
     return series
 
 
+def held_out_windows(config: AnomalyConfig, xs: np.ndarray, spans: Spans) -> tuple[np.ndarray, np.ndarray]:
+    """(X, Y) windows of the held-out normal points (the calibration span), shaped as the training windows.
+
+    reconstruction: the validation windows of `training_sets`, those whose newest point is a
+    calibration point. forecast: segments of `window` + 1 normal points, X its first `window` and
+    Y the next step of each, whose forecasts are all of calibration points; when that span is
+    shorter than a window, the segments whose newest point is one, with the forecasts of training
+    points set to NaN (`masked_mse` skips them, as validation does).
+    """
+    if config.method == "reconstruction":
+        return training_sets(config, xs, spans)[1]
+    window, train_end, until = config.window, spans.train_end, spans.normal_until
+    first = train_end - 1 if until - train_end >= window else train_end - window  # first segment's first point
+    segments = np.lib.stride_tricks.sliding_window_view(xs[first:until], window + 1, axis=0).transpose(0, 2, 1)
+    targets = segments[:, 1:].copy()  # (M, window, C)
+    predicted = first + 1 + np.arange(len(segments))[:, None] + np.arange(window)  # (M, window): index of each target
+    targets[predicted < train_end] = np.nan
+    return np.ascontiguousarray(segments[:, :-1]), targets
+
+
+def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
+    """The trained detector's model and its first `rows` held-out normal windows, with the training loss.
+
+    The windows are `held_out_windows` of the run's own series, standardised as in training; the
+    loss is `masked_mse`, the model's training objective. The model is the float32 one that
+    trained (scoring uses a float64 copy), on the run's device with the batch (the CPU when the
+    run named a GPU this machine lacks).
+    """
+    config, saved, detectors = load_run(run_dir)
+    detector = detectors["model"]
+    xs = detector.standardise(_load_for_run(config, saved, None).values)  # (N, C), as training standardised it
+    windows = held_out_windows(config, xs, Spans(saved["train_end"], saved["normal_until"]))
+    inputs, targets = next(batches(*(w[:rows] for w in windows), rows, shuffle=False))  # (B, T, C) each
+    # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
+    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    model = detector.model.to(device=device, dtype=torch.float32)  # float32 to float64 and back is exact
+    inputs, targets = inputs.to(device), targets.to(device)
+    return Probe(model=model, loss=lambda: masked_mse(model(inputs), targets), batch_size=len(inputs),
+                 steps=inputs.shape[1], description=f"{len(inputs)} held-out normal windows of {inputs.shape[1]} steps")
+
+
 def evaluate_anomaly(run_dir: str | Path, data: str | None = None) -> dict:
     """Test metrics of the model and the naive baseline, JSON-ready.
 
@@ -337,4 +378,4 @@ def _write_report(run_dir: Path, config: AnomalyConfig, series: AnomalySeries, s
 SPEC = Task(name=TASK, help="detect anomalies in a series (forecast residuals or reconstruction error)",
             config=AnomalyConfig, train=train_anomaly, evaluate=evaluate_anomaly, evaluate_text=evaluate_text,
             predict=predict_lines,
-            headline=Headline('f1', True, 'naive'), probe=None)
+            headline=Headline('f1', True, 'naive'), probe=probe)

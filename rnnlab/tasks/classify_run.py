@@ -26,11 +26,11 @@ from rnnlab.data.text import Tokenizer, Vocabulary, read_labelled_csv, read_text
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_confusion, plot_losses
 from rnnlab.tasks.classification_metrics import classification_metrics, majority_class, metrics_table
-from rnnlab.tasks.classify import (POOLINGS, TextClassifier, TextEncoder, predict_probabilities, stratified_split,
-                                   text_batches)
+from rnnlab.tasks.classify import (POOLINGS, TextBatch, TextClassifier, TextEncoder, predict_probabilities,
+                                   stratified_split, text_batches)
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run, write_json,
-                              write_text)
+from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
+                              write_json, write_text)
 from rnnlab.train import distributed
 
 TASK = "classify-text"
@@ -202,6 +202,28 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     return LoadedRun(config, encoder, model, encoder.classes.index(saved["majority"]))
 
 
+def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
+    """The trained classifier and the first `rows` texts of its test split, with the training loss (cross-entropy).
+
+    The test split is the one `evaluate` scores (fixed by the labels and the seed); the texts are
+    padded with their lengths as the training batches are, and sit with the model on the run's
+    device (the CPU when the run named a GPU this machine lacks).
+    """
+    config, encoder, model, _ = load_run(run_dir)
+    where, texts, labels = read_labelled(config.data)
+    test = stratified_split(labels, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
+                            seed=config.seed)[2][:rows]
+    targets = encoder.targets([labels[i] for i in test], where)
+    batch, targets = next(text_batches(encoder.ids([texts[i] for i in test]), targets, rows,
+                                       pad_id=encoder.vocabulary.pad_id))  # (B, T), (B,)
+    # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
+    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    model, batch, targets = model.to(device), TextBatch(*(t.to(device) for t in batch)), targets.to(device)
+    steps = batch.tokens.shape[1]
+    return Probe(model=model, loss=lambda: torch.nn.functional.cross_entropy(model(batch), targets),
+                 batch_size=len(targets), steps=steps, description=f"{len(targets)} test texts, up to {steps} tokens")
+
+
 def evaluate_classify_text(run_dir: str | Path, data: str | None = None) -> dict:
     """Metrics of the model and the majority-class baseline, JSON-ready.
 
@@ -331,4 +353,4 @@ def _training_note(history: list[dict]) -> str:
 SPEC = Task(name=TASK, help="classify texts (e.g. sentiment) from a CSV of text,label", config=ClassifyTextConfig,
             train=train_classify_text, evaluate=evaluate_classify_text, evaluate_text=evaluate_text,
             predict=predict_lines,
-            headline=Headline('accuracy', True, 'majority'), probe=None)
+            headline=Headline('accuracy', True, 'majority'), probe=probe)

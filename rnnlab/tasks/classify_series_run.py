@@ -31,11 +31,11 @@ from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_confusion, plot_losses
 from rnnlab.tasks.classification_metrics import classification_metrics, majority_class
 from rnnlab.tasks.classify import stratified_split
-from rnnlab.tasks.classify_series import (POOLINGS, SeriesClassifier, nearest_neighbour, predict_probabilities,
-                                          series_batches)
+from rnnlab.tasks.classify_series import (POOLINGS, SeriesBatch, SeriesClassifier, nearest_neighbour,
+                                          predict_probabilities, series_batches)
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run, write_json,
-                              write_text)
+from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
+                              write_json, write_text)
 from rnnlab.train import distributed
 
 TASK = "classify-series"
@@ -235,6 +235,31 @@ def load_run(run_dir: str | Path) -> tuple[ClassifySeriesConfig, dict, SeriesCla
     return config, saved, load_weights(model, run_dir)
 
 
+def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
+    """The trained classifier and its first `rows` test sequences, with the training loss (cross-entropy).
+
+    The test sequences are those `evaluate` scores (the TEST file, or the split carved with the
+    run's seed), standardised with the run's scaler and zero-padded with their lengths as training
+    batches are; the model and batch sit on the run's device (the CPU when the run named a GPU this
+    machine lacks).
+
+    Raises:
+        DataError: if the run's data cannot be read any more, or a test label is not one of the run's.
+    """
+    config, saved, model = load_run(run_dir)
+    prepared = prepare(config)
+    test = prepared.rows[2][:rows]
+    batch, targets = next(series_batches(standardised(Scaler.from_dict(saved["scaler"]), prepared.test, test),
+                                         targets_of(saved["classes"], prepared.test, test), rows))
+    # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
+    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    model, batch, targets = model.to(device), SeriesBatch(*(t.to(device) for t in batch)), targets.to(device)
+    steps = batch.values.shape[1]  # (B, T, C)
+    return Probe(model=model, loss=lambda: torch.nn.functional.cross_entropy(model(batch), targets),
+                 batch_size=len(targets), steps=steps,
+                 description=f"{len(targets)} test sequences, up to {steps} steps")
+
+
 def evaluate_classify_series(run_dir: str | Path, data: str | None = None) -> dict:
     """Test metrics of the model and both baselines, JSON-ready.
 
@@ -340,4 +365,4 @@ def _write_report(run_dir: Path, config: ClassifySeriesConfig, prepared: Prepare
 SPEC = Task(name=TASK, help="classify multivariate series (sensor recordings) from .ts or long-format CSV files",
             config=ClassifySeriesConfig, train=train_classify_series, evaluate=evaluate_classify_series,
             evaluate_text=evaluate_text, predict=predict_lines,
-            headline=Headline('accuracy', True, 'majority'), probe=None)
+            headline=Headline('accuracy', True, 'majority'), probe=probe)

@@ -31,7 +31,8 @@ from rnnlab.tasks.baselines import infer_season, naive_forecast, seasonal_naive_
 from rnnlab.tasks.forecast import ForecastModelConfig, Forecaster, build_forecaster
 from rnnlab.tasks.metrics import forecast_metrics
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run, write_json
+from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
+                              write_json)
 from rnnlab.train import distributed
 
 TASK = "forecast"
@@ -194,6 +195,23 @@ def predict_run(run_dir: str | Path, data: str) -> list[float]:
     return [float(v) for v in forecast_levels(model, prepared, xs, start)[0]]
 
 
+def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
+    """The trained forecaster and its first `rows` test windows, with the training loss (MSE, scaled units).
+
+    The windows are those `evaluate` forecasts, in time order; the model and batch sit on the run's
+    device (the CPU when the run named a GPU this machine lacks).
+    """
+    config, model, prepared = load_run(run_dir)
+    xs, ys, _ = windows(config, prepared, "test")
+    inputs, targets = next(batches(xs[:rows], ys[:rows], rows, shuffle=False))  # (B, T, C), (B, horizon)
+    # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
+    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    model, inputs, targets = model.to(device), inputs.to(device), targets.to(device)
+    return Probe(model=model, loss=lambda: torch.nn.functional.mse_loss(model(inputs), targets),
+                 batch_size=len(inputs), steps=inputs.shape[1],
+                 description=f"{len(inputs)} test windows of {inputs.shape[1]} steps")
+
+
 def train_forecast(config: ForecastConfig, *, resume: bool = False, quiet: bool = False, command: str = "") -> dict:
     """Trains a forecaster as `config` says and writes its run directory.
 
@@ -287,4 +305,4 @@ def _write_report(run_dir: Path, config: ForecastConfig, prepared: Prepared, rep
 
 SPEC = Task(name=TASK, help="forecast a column of a CSV file (or a bundled series)", config=ForecastConfig,
             train=train_forecast, evaluate=evaluate_run, evaluate_text=evaluate_text, predict=predict_lines,
-            headline=Headline('mase', False, 'seasonal_naive'), probe=None)
+            headline=Headline('mase', False, 'seasonal_naive'), probe=probe)

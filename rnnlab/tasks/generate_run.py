@@ -27,8 +27,8 @@ from rnnlab.report.plots import plot_losses
 from rnnlab.tasks.generate import (CarriedState, LanguageModel, language_metrics, lm_loss, sample, stream_batches,
                                    stream_nll, unigram_log_probs, unigram_nll)
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device, save_run,
-                              write_json, write_text)
+from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
+                              save_run, write_json, write_text)
 from rnnlab.train import distributed
 
 TASK = "generate"
@@ -192,6 +192,29 @@ def load_run(run_dir: str | Path) -> tuple[GenerateConfig, LanguageModel, Tokeni
     return config, model, Tokenizer.from_dict(saved["tokenizer"]), vocab, saved["unigram_counts"]
 
 
+def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
+    """The trained language model and `rows` streams of its test split, with the training loss.
+
+    The test split is cut into `rows` streams as training cuts its split (`stream_batches`), and the
+    batch is their first chunk of `bptt` tokens, read from a zero state as each epoch's first
+    training batch is; the loss is `lm_loss`, nats per predicted token. A test split too short for
+    `rows` chunks of `bptt` + 1 tokens gives fewer streams (at least one, of fewer tokens if need be).
+    The model and batch sit on the run's device (the CPU when the run named a GPU this machine lacks).
+    """
+    config, model, tokenizer, vocab, _ = load_run(run_dir)
+    corpus = encode_splits(dataclasses.replace(config, batch_size=1), read_corpus(config.data), tokenizer, vocab)
+    ids = corpus.ids["test"]
+    streams = max(1, min(rows, len(ids) // (config.bptt + 1)))  # each stream holds a whole first chunk
+    batch, targets = next(stream_batches(ids, streams, config.bptt))  # (B, T) each
+    # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
+    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    model, tokens, targets = model.to(device), batch.tokens.to(device), targets.to(device)
+    steps = tokens.shape[1]
+    unit = "characters" if config.level == "char" else "words"
+    return Probe(model=model, loss=lambda: lm_loss(model(tokens)[0], targets), batch_size=streams, steps=steps,
+                 description=f"{streams} test streams of {steps} {unit}")
+
+
 def generate_text(run_dir: str | Path, prompt: str, *, length: int | None = None, temperature: float = 0.8,
                   top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> str:
     """The prompt followed by a continuation sampled from a trained run (see `continue_text`)."""
@@ -308,4 +331,4 @@ def _write_report(run_dir: Path, config: GenerateConfig, corpus: Corpus, metrics
 SPEC = Task(name=TASK, help="train a character- or word-level language model on a text and generate from it",
             config=GenerateConfig, train=train_generate, evaluate=evaluate_generate, evaluate_text=evaluate_text,
             predict=predict_lines,
-            headline=Headline('bits_per_character', False, 'unigram'), probe=None)
+            headline=Headline('bits_per_character', False, 'unigram'), probe=probe)

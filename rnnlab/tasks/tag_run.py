@@ -24,8 +24,8 @@ from rnnlab.data.text import PAD, UNK, Vocabulary, pad_batch, read_conllu, resol
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_losses
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
-                              save_run, write_json, write_text)
+from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run,
+                              resolve_device, save_run, write_json, write_text)
 from rnnlab.tasks.tag import (EncodedSentence, MostFrequentTag, Tagger, TaggerInputs, char_ids, collate,
                               per_tag_accuracy, tagging_accuracy, tagging_loss)
 from rnnlab.train import distributed
@@ -249,6 +249,24 @@ def load_run(run_dir: str | Path) -> tuple[TagConfig, Tagger, Vocabularies]:
     return config, load_weights(build_tagger(config, vocabs), run_dir), vocabs
 
 
+def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
+    """The trained tagger and the first `rows` of its test sentences, with the training loss (`tagging_loss`).
+
+    The test sentences are those `evaluate` tags (the split is fixed by the seed), batched and padded
+    with their lengths as in training; the model and batch sit on the run's device (the CPU when the
+    run named a GPU this machine lacks).
+    """
+    config, model, vocabs = load_run(run_dir)
+    sentences = prepare(config, vocabs).splits["test"][:rows]
+    inputs, targets = batches(encode(sentences, vocabs, config.max_word_chars), vocabs, rows, None)[0]
+    # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
+    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    model, inputs, targets = model.to(device), TaggerInputs(*(t.to(device) for t in inputs)), targets.to(device)
+    steps = inputs.words.shape[1]  # (B, T)
+    return Probe(model=model, loss=lambda: tagging_loss(model(inputs), targets), batch_size=len(targets),
+                 steps=steps, description=f"{len(targets)} test sentences, up to {steps} words")
+
+
 def evaluate_run(run_dir: str | Path, data: str | None = None) -> dict:
     """Accuracies of the model and the baseline: on the run's test sentences, or on every sentence of `data`."""
     config, model, vocabs = load_run(run_dir)
@@ -338,4 +356,4 @@ def _write_report(run_dir: Path, config: TagConfig, prepared: Prepared, report: 
 
 SPEC = Task(name=TASK, help="tag each word of a sentence with its part of speech (CoNLL-U UPOS)", config=TagConfig,
             train=train_tagger, evaluate=evaluate_run, evaluate_text=evaluate_text, predict=predict_lines,
-            headline=Headline('accuracy', True, 'most_frequent_tag'), probe=None)
+            headline=Headline('accuracy', True, 'most_frequent_tag'), probe=probe)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +35,9 @@ from rnnlab.tasks import seq2seq
 from rnnlab.tasks.bleu import chrf, corpus_bleu
 from rnnlab.tasks.decoding import Translation, translate
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device, save_run,
-                              write_json)
-from rnnlab.tasks.translate import ATTENTIONS, Translator, translation_loss
+from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
+                              save_run, write_json)
+from rnnlab.tasks.translate import ATTENTIONS, TeacherForcedBatch, Translator, translation_loss
 from rnnlab.train import distributed
 
 TASK = "translate"
@@ -129,6 +130,30 @@ def load_run(run_dir: str | Path) -> Loaded:
     load_weights(model, run_dir)
     device = resolve_device(config.device) if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu"
     return Loaded(config, model.to(device), Tokenizer.from_dict(saved["tokenizer"]), source_vocab, target_vocab)
+
+
+def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
+    """The trained translator and the first `rows` test pairs, with the training loss, teacher-forced.
+
+    The test pairs are those `evaluate` decodes (re-split with the run's seed, a random sample in
+    that order), encoded with the run's vocabularies and padded as training batches are
+    (`seq2seq.make_batch`); like `evaluate`, no test pair is left out for its length. The loss is
+    `translation_loss`, the mean cross-entropy per real target token. The batch sits with the model
+    on the device `load_run` chose.
+    """
+    loaded = load_run(run_dir)
+    config, model = loaded.config, loaded.model
+    corpus = prepare(config)._replace(source_vocab=loaded.source_vocab, target_vocab=loaded.target_vocab)
+    examples = corpus.examples("test", max_length=sys.maxsize)[:rows]  # the limit only drops empty sides
+    pad = loaded.target_vocab.pad_id
+    batch, targets = seq2seq.make_batch(examples, pad_id=pad, bos_id=loaded.target_vocab.id_of(BOS))
+    device = model.blocked.device
+    batch, targets = TeacherForcedBatch(*(t.to(device) for t in batch)), targets.to(device)
+    source_steps, target_steps = batch.source.shape[1], batch.target_inputs.shape[1]  # S, T
+    return Probe(model=model, loss=lambda: translation_loss(model(batch), targets, pad_id=pad),
+                 batch_size=len(targets), steps=source_steps,
+                 description=f"{len(targets)} test pairs, sources up to {source_steps} tokens and targets up to "
+                             f"{target_steps} (teacher-forced)")
 
 
 def translate_tokens(loaded: Loaded, sources: list[list[str]], *, beam_size: int) -> list[Translation]:
@@ -311,4 +336,4 @@ def _plot_example(path: Path, loaded: Loaded, report: dict) -> None:
 SPEC = Task(name=TASK, help="translate English to Spanish (or any source<TAB>target pairs) with attention",
             config=TranslateConfig, train=train_translate, evaluate=evaluate_translate, evaluate_text=evaluate_text,
             predict=predict_lines,
-            headline=Headline('chrf', True, 'copy_source'), probe=None)
+            headline=Headline('chrf', True, 'copy_source'), probe=probe)
