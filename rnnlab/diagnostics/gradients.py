@@ -31,7 +31,8 @@ class GradientFlow:
     """‖∂L/∂h_t‖ per step for each recorded (module, layer, direction).
 
     Attributes:
-        norms: label -> (T,) array: the norm of ∂L/∂h_t over the batch and the units, per step t.
+        norms: label -> (T,) array: per step t, ‖∂L/∂h_t‖ over the units, averaged over the
+            batch's sequences that are still running at t (so padding does not make a curve fall).
             Labels read "module", "module layer 1" or "module layer 0 reverse".
         loss: the loss the gradients come from.
         parameter_norm: ‖∇θ L‖ over all trainable parameters, the norm clipping looks at.
@@ -115,13 +116,22 @@ def gradient_flow(model: nn.Module, loss: Callable[[], Tensor], *, clip: float |
     for key in recording.keys():
         state_grads = recording.grads(*key)
         if state_grads:
-            d_h = state_grads["h"]  # (T, B, P)
-            norms[_label(key, recording.keys())] = d_h.flatten(1).norm(dim=1).double().cpu().numpy()
+            norms[_label(key, recording.keys())] = _mean_norms(state_grads["h"], recording.lengths(*key))
     if not norms:
         raise ValueError("no gradient reached a recurrent layer: are its parameters frozen, or is the loss "
                          "independent of it?")
     parameter_norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads if g is not None))
     return GradientFlow(norms=norms, loss=float(value.detach()), parameter_norm=parameter_norm, clip=clip)
+
+
+def _mean_norms(d_h: Tensor, lengths: Tensor | None) -> np.ndarray:
+    """(T,) the mean over running sequences of ‖∂L/∂h_t‖ over units, from d_h (T, B, P); 0 where none runs."""
+    per_sequence = d_h.double().norm(dim=-1)  # (T, B)
+    if lengths is None:
+        return per_sequence.mean(dim=1).cpu().numpy()
+    running = torch.arange(d_h.shape[0], device=lengths.device).unsqueeze(1) < lengths  # (T, B)
+    count = running.sum(dim=1).clamp(min=1).to(per_sequence)
+    return (per_sequence.sum(dim=1) / count.to(per_sequence.device)).cpu().numpy()
 
 
 def _label(key: Key, keys: list[Key]) -> str:

@@ -28,7 +28,7 @@ table { border-collapse: collapse; margin: 1rem 0; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: .3rem; }
 th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }
 th { background: #f3f3f3; }
-td:first-child, th:first-child { text-align: left; }
+td:first-child, th:first-child, td.text { text-align: left; }
 img { max-width: 100%; display: block; margin: 1rem 0; }
 pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; }
 """
@@ -103,10 +103,16 @@ def _render_table(table: Table) -> str:
     caption = f"<caption>{_escape(table.caption)}</caption>" if table.caption else ""
     header = "".join(f"<th>{_escape(column)}</th>" for column in table.columns)
     rows = "\n".join(
-        "<tr>" + "".join(f"<td>{_escape(_format_cell(value))}</td>" for value in row) + "</tr>"
+        "<tr>" + "".join(_render_cell(value) for value in row) + "</tr>"
         for row in table.rows
     )
     return f"<table>{caption}\n<thead><tr>{header}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>"
+
+
+def _render_cell(value: object) -> str:
+    """Numbers align right, as in every table; text longer than a word reads better aligned left."""
+    text = _format_cell(value)
+    return f"<td class=\"text\">{_escape(text)}</td>" if isinstance(value, str) and " " in value else f"<td>{_escape(text)}</td>"
 
 
 def _format_cell(value: object) -> str:

@@ -1,28 +1,43 @@
-"""RNN vs LSTM vs GRU on one forecasting task, with the same data, budget and seed: the demo's study.
+"""RNN vs LSTM vs GRU on one task, measured: the comparison every course on recurrent networks ends with.
 
-Each architecture is trained by `train_forecast` into its own run directory; the comparison adds
-what a course asks of the three: test error against seasonal naive, parameters, training time and
-memory. Memory is measured as the bytes autograd keeps for the backward pass of one training batch
-(tensors saved by the forward, parameters excluded): on the CPU, where no allocator reports a peak
-per model, it is the part of training memory that differs between architectures.
+Every architecture (and, optionally, every value of one more setting) is trained on the same data
+with the same budget and the same seeds, each run into its own directory by the task's own `train`.
+Then each is measured on one held-out batch (`Task.probe`):
+
+- the task's headline metric against its baseline, as mean ± standard deviation over the seeds;
+- parameters, training time (total, and the median seconds per epoch, which early stopping does
+  not distort), inference time (median of repeated forward passes over the batch);
+- memory: the bytes autograd saves for the backward pass of that batch, parameters excluded. On
+  the CPU no allocator reports a peak per model, and this is the part of training memory that
+  differs between architectures; on CUDA the allocator's peak over a forward and backward is added;
+- the gradient flow through time and the gates of the first seed's model (`rnnlab.tasks.inspect`).
+
+The comparison is built in `<out>.partial` and renamed to `<out>` when complete.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import shutil
+import statistics
+import time
 from pathlib import Path
 
 import torch
 
 from rnnlab.report.html import Section, Table, write_report
-from rnnlab.tasks.forecast_run import ForecastConfig, load, train_forecast, windows
-from rnnlab.tasks.forecast import build_forecaster
+from rnnlab.report.plots import plot_comparison, plot_gradient_flow
+from rnnlab.tasks.inspect import Inspection, flow_summary, flow_table, inspect, write_plots
+from rnnlab.tasks.registry import get_task
+from rnnlab.tasks.run import Probe, RunConfig, num_parameters, write_json
 
 ARCHITECTURES = ("rnn", "lstm", "gru")
 
 
-def saved_activation_bytes(model: torch.nn.Module, xs: torch.Tensor) -> int:
-    """Bytes the forward of `xs` saves for the backward pass, parameters excluded."""
+def saved_activation_bytes(model: torch.nn.Module, loss) -> int:
+    """Bytes the forward pass of `loss()` saves for the backward pass, parameters excluded."""
     parameters = {p.data_ptr() for p in model.parameters()}
     seen, total = set(), 0
 
@@ -34,56 +49,198 @@ def saved_activation_bytes(model: torch.nn.Module, xs: torch.Tensor) -> int:
             total += tensor.numel() * tensor.element_size()
         return tensor
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(xs).sum()
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss()
     return total
 
 
-def compare(base: ForecastConfig, out: str | Path, *, architectures=ARCHITECTURES, quiet: bool = True,
-            command: str = "") -> list[dict]:
-    """Trains each architecture on `base`'s task into `out/<name>`; writes `out/report.html`.
+def inference_seconds(probe: Probe, repeats: int = 5) -> float:
+    """Median seconds of one forward pass over the probe's batch, after one warm-up pass."""
+    times = []
+    with torch.inference_mode():
+        for index in range(repeats + 1):
+            started = time.perf_counter()
+            probe.loss()
+            if index:
+                times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def cuda_peak_bytes(probe: Probe) -> int | None:
+    """The CUDA allocator's peak over a forward and backward pass of the probe's batch; None on the CPU."""
+    device = next(probe.model.parameters()).device
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    with torch.enable_grad():
+        probe.loss().backward()
+    probe.model.zero_grad(set_to_none=True)
+    return torch.cuda.max_memory_allocated(device)
+
+
+def epoch_seconds(run_dir: Path) -> tuple[int, float]:
+    """Epochs trained and the median seconds an epoch took, from the run's metrics.jsonl."""
+    seconds = []
+    path = Path(run_dir) / "metrics.jsonl"
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if "seconds" in record and "epoch" in record:
+                seconds.append(record["seconds"])
+    return len(seconds), (statistics.median(seconds) if seconds else float("nan"))
+
+
+def variants(models, vary: tuple[str, list] | None) -> list[tuple[str, dict]]:
+    """(name, overrides) for every model, and every value of the varied setting when there is one."""
+    result = []
+    for model in models:
+        if vary is None:
+            result.append((model.upper(), {"model": model}))
+        else:
+            field, values = vary
+            result.extend((f"{model.upper()} {field}={value}", {"model": model, field: value}) for value in values)
+    return result
+
+
+def compare(task_name: str, base: RunConfig, out: str | Path, *, models=ARCHITECTURES, seeds=(0,),
+            vary: tuple[str, list] | None = None, probe_rows: int = 64, quiet: bool = True, command: str = "",
+            log=print) -> dict:
+    """Trains every variant of `base` for every seed under `out` and compares them.
+
+    Args:
+        task_name: a registered task ("forecast", "classify-text", "adding", ...).
+        base: the task's config; its `model`, `seed` and `out` are replaced per run.
+        models: the architectures to train.
+        seeds: one run per seed per variant; the table shows mean ± standard deviation.
+        vary: (field, values) of one more setting to cross with the models, e.g. ("hidden_size", [32, 64]).
+        probe_rows: held-out sequences in the batch that inference, memory and gradients are measured on.
 
     Returns:
-        One row per architecture (and one for seasonal naive): name, parameters, seconds,
-        saved_bytes, and the test metrics.
+        {"task", "headline": (metric, higher_is_better, baseline), "runs": one dict per run,
+         "rows": one aggregated dict per variant, "inspections": {variant: Inspection of its first seed}}.
     """
+    task = get_task(task_name)
     out = Path(out)
     if out.exists():
         raise ValueError(f"out {str(out)!r} already exists; choose another --out or remove it")
-    prepared = load(base)
-    xs = torch.as_tensor(windows(base, prepared, "train")[0][: base.batch_size], dtype=torch.float32)
+    if not seeds:
+        raise ValueError("seeds must name at least one seed; received none")
+    if vary is not None and vary[0] not in {f.name for f in dataclasses.fields(base)}:
+        raise ValueError(f"vary must name a setting of the {task_name} task; received {vary[0]!r}")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    runs, inspections = [], {}
+    for name, overrides in variants(models, vary):
+        for seed in seeds:
+            run_dir = partial / (name.lower().replace(" ", "-").replace("=", "") + f"-seed{seed}")
+            config = dataclasses.replace(base, **overrides, seed=seed, out=str(run_dir))
+            summary = task.train(config, quiet=True, command=command)
+            runs.append(_measure(task, name, seed, summary, run_dir, probe_rows, config, inspections)
+                        | {"run_dir": str(out / run_dir.name)})  # where it will be once the comparison is complete
+            log(f"{name} seed {seed}: {task.headline.metric} {runs[-1]['metric']:.4g} "
+                f"({runs[-1]['seconds']:.1f} s)")
+    rows = aggregate(runs)
+    result = {"task": task_name, "headline": dataclasses.astuple(task.headline), "runs": runs, "rows": rows,
+              "inspections": inspections}
+    write_json(partial / "compare.json", {k: v for k, v in result.items() if k != "inspections"} | {
+        "flow": {name: flow_summary(i.flow) for name, i in inspections.items()}})
+    _write_report(partial, task_name, task.headline, base, result, seeds, command)
+    os.replace(partial, out)
+    return result
+
+
+def _measure(task, name, seed, summary, run_dir, probe_rows, config, inspections) -> dict:
+    probe = task.probe(run_dir, rows=probe_rows)
+    metrics = summary["metrics"]
+    headline = task.headline
+    epochs, per_epoch = epoch_seconds(run_dir)
+    run = {"name": name, "seed": seed, "metric": metrics["model"][headline.metric],
+           "baseline": metrics.get(headline.baseline, {}).get(headline.metric, float("nan")),
+           "parameters": summary.get("parameters") or num_parameters(probe.model),
+           "seconds": summary.get("seconds", float("nan")), "epochs": epochs, "epoch_seconds": per_epoch,
+           "inference_ms": 1000 * inference_seconds(probe), "saved_bytes": saved_activation_bytes(probe.model, probe.loss),
+           "cuda_peak_bytes": cuda_peak_bytes(probe), "probe": probe.description}
+    if name not in inspections:
+        inspections[name] = inspect(probe, clip=config.grad_clip or None)
+    return run
+
+
+def _spread(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def aggregate(runs: list[dict]) -> list[dict]:
+    """One row per variant: the mean (and `<key>_spread`, the standard deviation) of each measure over seeds."""
     rows = []
-    for name in architectures:
-        config = dataclasses.replace(base, model=name, out=str(out / name))
-        summary = train_forecast(config, quiet=quiet, command=command)
-        torch.manual_seed(config.seed)
-        model = build_forecaster(config.model_config(), input_size=xs.shape[-1])
-        rows.append({"name": name.upper(), "parameters": summary["parameters"], "seconds": summary["seconds"],
-                     "saved_bytes": saved_activation_bytes(model, xs), **summary["metrics"]["model"]})
-    rows.append({"name": "seasonal naive", "parameters": 0, "seconds": 0.0, "saved_bytes": 0,
-                 **summary["metrics"]["seasonal_naive"]})
-    _write_report(out, base, rows, architectures, command)
+    for name in dict.fromkeys(run["name"] for run in runs):
+        mine = [run for run in runs if run["name"] == name]
+        row = {"name": name, "seeds": len(mine), "parameters": mine[0]["parameters"],
+               "saved_bytes": mine[0]["saved_bytes"], "cuda_peak_bytes": mine[0]["cuda_peak_bytes"]}
+        for key in ("metric", "baseline", "seconds", "epoch_seconds", "inference_ms", "epochs"):
+            values = [float(run[key]) for run in mine]
+            row[key], row[f"{key}_spread"] = statistics.fmean(values), _spread(values)
+        rows.append(row)
     return rows
 
 
-def table_text(rows: list[dict]) -> str:
-    lines = [f"{'model':16}{'test MASE':>10}{'test RMSE':>11}{'params':>9}{'train s':>9}{'saved KiB':>11}"]
-    for row in rows:
-        lines.append(f"{row['name']:16}{row['mase']:>10.3f}{row['rmse']:>11.2f}{row['parameters']:>9}"
-                     f"{row['seconds']:>9.1f}{row['saved_bytes'] / 1024:>11.1f}")
+def table_text(result: dict) -> str:
+    """The comparison as a terminal table."""
+    metric = result["headline"][0]
+    lines = [f"{'model':22}{metric:>22}{'params':>9}{'train s':>9}{'s/epoch':>9}{'infer ms':>9}{'saved KiB':>10}"]
+    for row in result["rows"]:
+        value = f"{row['metric']:.4g} ± {row['metric_spread']:.2g}" if row["seeds"] > 1 else f"{row['metric']:.4g}"
+        lines.append(f"{row['name']:22}{value:>22}{row['parameters']:>9}{row['seconds']:>9.1f}"
+                     f"{row['epoch_seconds']:>9.3f}{row['inference_ms']:>9.2f}{row['saved_bytes'] / 1024:>10.1f}")
+    baseline = result["rows"][0]["baseline"]
+    lines.append(f"{result['headline'][2]:22}{baseline:>22.4g}")
     return "\n".join(lines)
 
 
-def _write_report(out: Path, base: ForecastConfig, rows: list[dict], architectures, command: str) -> None:
-    columns = ["model", "test MASE", "test RMSE", "test MAE", "parameters", "training s", "saved for backward (KiB)"]
-    table = Table(columns=columns, rows=[[r["name"], r["mase"], r["rmse"], r["mae"], r["parameters"], r["seconds"],
-                                          r["saved_bytes"] / 1024] for r in rows],
-                  caption=f"{base.data}: window {base.window}, horizon {base.horizon}, {base.epochs} epochs at most, "
-                          f"seed {base.seed}; MASE below 1 beats seasonal naive")
-    sections = [Section(heading="RNN vs LSTM vs GRU", paragraphs=[
-        "Each architecture is trained on the same windows with the same optimiser, budget and seed. Memory is what "
-        "autograd saves for the backward pass of one training batch."], tables=[table])]
-    sections += [Section(heading=name.upper(), images=[out / name / "forecast.png", out / name / "loss.png"])
-                 for name in architectures]
-    write_report(out / "report.html", title=f"rnnlab: RNN vs LSTM vs GRU on {base.data}", sections=sections,
-                 command=command or "rnnlab demo")
+def results_table(result: dict, caption: str) -> Table:
+    metric, higher, baseline_name = result["headline"]
+    columns = ["model", f"{metric} (mean)", "± std", "seeds", "parameters", "training s", "s / epoch",
+               "inference ms / batch", "saved for backward (KiB)"]
+    rows = [[r["name"], r["metric"], r["metric_spread"], r["seeds"], r["parameters"], r["seconds"],
+             r["epoch_seconds"], r["inference_ms"], r["saved_bytes"] / 1024] for r in result["rows"]]
+    rows.append([baseline_name, result["rows"][0]["baseline"], 0.0, "", 0, 0.0, 0.0, 0.0, 0.0])
+    better = "higher" if higher else "lower"
+    return Table(columns=columns, rows=rows, caption=f"{caption} {metric}: {better} is better.")
+
+
+def comparison_sections(result: dict, out: Path, *, heading: str, intro: str, prefix: str = "") -> list[Section]:
+    """The report sections of one comparison: table, bars, gradient flow and gates of each variant."""
+    metric = result["headline"][0]
+    bars = plot_comparison(
+        [{"name": r["name"], metric: r["metric"], f"{metric}_spread": r["metric_spread"], "parameters": r["parameters"],
+          "epoch_seconds": r["epoch_seconds"], "epoch_seconds_spread": r["epoch_seconds_spread"],
+          "inference_ms": r["inference_ms"], "saved_kib": r["saved_bytes"] / 1024} for r in result["rows"]],
+        out / f"{prefix}comparison.png",
+        metrics=[(metric, metric), ("parameters", "parameters"), ("epoch_seconds", "seconds per epoch"),
+                 ("inference_ms", "inference ms"), ("saved_kib", "saved for backward (KiB)")],
+        title=heading)
+    inspections: dict[str, Inspection] = result["inspections"]
+    curves = {name: next(iter(i.flow.norms.values())) for name, i in inspections.items()}
+    flow = plot_gradient_flow(curves, out / f"{prefix}gradient_flow.png",
+                              title=f"{heading}: ‖∂L/∂h_t‖ of the first recurrent layer")
+    sections = [Section(heading=heading, paragraphs=[intro], tables=[results_table(result, "")], images=[bars]),
+                Section(heading=f"{heading}: gradient flow through time", paragraphs=[
+                    "‖∂L/∂h_t‖ on one held-out batch with the task's own loss, for the first seed's model of each "
+                    "architecture: the whole gradient reaching h_t, through its output and every later step."],
+                        tables=[flow_table({name: i.flow for name, i in inspections.items()})], images=[flow])]
+    for name, inspection in inspections.items():
+        slug = name.lower().replace(" ", "-").replace("=", "")
+        images = write_plots(inspection, out, prefix=f"{prefix}{slug}_", title=name, max_layers=1, flow=False)
+        sections.append(Section(heading=f"{heading}: {name} gates", images=images))
+    return sections
+
+
+def _write_report(out: Path, task_name: str, headline, base: RunConfig, result: dict, seeds, command: str) -> None:
+    intro = (f"Each model is trained on the same {task_name} data with the same optimiser, budget and seeds "
+             f"({', '.join(map(str, seeds))}), then measured on one held-out batch "
+             f"({result['runs'][0]['probe']}). Memory is what autograd saves for the backward pass of that batch.")
+    sections = comparison_sections(result, out, heading=f"{task_name}: RNN vs LSTM vs GRU", intro=intro)
+    sections.append(Section(heading="Settings", tables=[base.settings_table()]))
+    write_report(out / "report.html", title=f"rnnlab compare {task_name}", sections=sections,
+                 command=command or f"rnnlab compare {task_name}")

@@ -96,6 +96,19 @@ def test_a_cell_without_handwritten_backward_reports_the_same_gradients():
     assert results[0]["h"][5, 1].abs().sum() == 0  # past the second sequence's end
 
 
+def test_norms_average_over_the_sequences_still_running():
+    torch.manual_seed(0)
+    layer = rnnlab.RNN(2, 3, dtype=DTYPE)
+    xs, lengths = inputs(), torch.tensor([6, 2, 4])
+    loss = lambda: layer(xs, lengths=lengths)[0].sin().sum()  # noqa: E731
+    flow = gradient_flow(layer, loss)
+    with record(layer, gradients=True) as recording:
+        loss().backward()
+    per_sequence = recording.grads()["h"].norm(dim=-1)  # (T, B)
+    expected = [float(per_sequence[t][lengths > t].mean()) for t in range(6)]
+    np.testing.assert_allclose(flow.norms["RNN"], expected)
+
+
 def test_gradients_are_not_kept_unless_asked():
     layer = rnnlab.RNN(2, 3, dtype=DTYPE)
     with record(layer) as recording:
