@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnlab.cli import datasets, demo, detect, evaluate, generate, predict, train, translate
+from rnnlab.cli import compare, datasets, demo, detect, diagnose, evaluate, export, generate, predict, train, translate
 
-COMMANDS = (train, evaluate, predict, generate, translate, detect, datasets, demo)
+COMMANDS = (train, evaluate, predict, generate, translate, detect, compare, diagnose, export, datasets, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
