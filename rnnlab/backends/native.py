@@ -33,6 +33,8 @@ def unsupported_reason(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None
         return "torch has no GRU with reset_after=False (the form of Cho et al. 2014)"
     if xs.dtype not in _DTYPES.get(xs.device.type, ()):
         return f"torch's fused kernels do not take {xs.dtype} on {xs.device.type}"
+    if lengths is not None and _exporting():
+        return "packing a batch by its lengths reads their values, which torch.export cannot trace"
     return None
 
 
@@ -47,6 +49,8 @@ def run(layer: RecurrentLayer, xs: Tensor, initial: tuple[Tensor, ...], lengths:
     Returns:
         outputs (T, B, D*P) and the final state tensors, each (L*D, B, ·).
     """
+    if _compiled_onednn_lstm_backward(layer, xs):
+        return _run_eagerly(layer, xs, initial, lengths)
     kernel = _KERNELS[layer.mode]
     options = (layer.bias, layer.num_layers, layer.dropout, layer.training, layer.bidirectional)
     if lengths is None:
@@ -69,6 +73,28 @@ def run(layer: RecurrentLayer, xs: Tensor, initial: tuple[Tensor, ...], lengths:
     return ys, final
 
 
+def _compiled_onednn_lstm_backward(layer: RecurrentLayer, xs: Tensor) -> bool:
+    """True while torch.compile (not torch.export) traces an LSTM on the CPU with grad enabled.
+
+    AOTAutograd cannot differentiate oneDNN's LSTM kernel (pytorch#158007): compiling the backward
+    fails with "expected Tensor() for op: torch.ops.aten.mkldnn_rnn_layer.default". That call is
+    left to eager torch instead (a graph break), as dynamo leaves torch.nn.LSTM to it.
+    """
+    return (layer.mode == "LSTM" and xs.device.type == "cpu" and torch.is_grad_enabled()
+            and torch.compiler.is_compiling() and not _exporting())
+
+
+@torch.compiler.disable
+def _run_eagerly(layer: RecurrentLayer, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
+    return run(layer, xs, initial, lengths)  # not compiling in here: no recursion
+
+
 def _hx(layer: RecurrentLayer, initial: tuple[Tensor, ...]):
     tensors = tuple(t.contiguous() for t in initial)  # a learned initial state arrives expanded
     return tensors if layer.mode == "LSTM" else tensors[0]
+
+
+def _exporting() -> bool:
+    """torch.compiler.is_exporting(), False on a torch too old to have it (it came after 2.4)."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting and is_exporting())

@@ -67,7 +67,12 @@ def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, r
             xs = reverse_padded(xs, lengths)
     elif reverse:
         xs = xs.flip(0)
-    first_masked = xs.shape[0] if mask is None or not mask.numel() else int(lengths.min())  # all valid before it
+    if mask is None or not mask.numel():
+        first_masked = xs.shape[0]  # no step is masked
+    elif torch.compiler.is_compiling() or torch.jit.is_tracing():
+        first_masked = 0  # a graph must serve any lengths, not only those it was traced with: mask every step
+    else:
+        first_masked = int(lengths.min())  # every sequence is still running before this step
     tensors = state_tensors(state)
     weights = [getattr(cell, name) for name in cell.parameter_names()]
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (xs, *tensors, *weights))

@@ -70,6 +70,8 @@ class RecurrentLayer(nn.Module):
         self.proj_size = cell_options.get("proj_size", 0)
         self._cell_options = cell_options
         self.num_directions = 2 if bidirectional else 1
+        # read once, here: building a cell inside forward would break torch.compile's graph
+        self._sizes = bind(self.cell_type, {}, **self._cell_config(0)).state_sizes()
 
         self._flat_weights_names: list[str] = []
         for layer in range(num_layers):
@@ -139,7 +141,7 @@ class RecurrentLayer(nn.Module):
                 yield (layer, direction), bind(self.cell_type, weights, **config)
 
     def _state_sizes(self) -> tuple[int, ...]:
-        return bind(self.cell_type, {}, **self._cell_config(0)).state_sizes()
+        return self._sizes
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -286,7 +288,9 @@ class RecurrentLayer(nn.Module):
             raise ValueError(f"lengths must have shape ({batch_size},), one per sequence; received {tuple(lengths.shape)}")
         if lengths.device not in (torch.device("cpu"), xs.device):
             raise ValueError(f"lengths must be on the cpu or on the input's device ({xs.device}); received {lengths.device}")
-        low, high = (int(lengths.min()), int(lengths.max())) if batch_size else (0, 0)
+        low, high = 0, 0
+        if batch_size and not torch.compiler.is_compiling():  # a compiled or exported graph cannot branch on values
+            low, high = int(lengths.min()), int(lengths.max())
         if low < 0 or high > num_steps:
             raise ValueError(f"lengths must be in [0, {num_steps}] (the sequence length); received values from {low} to {high}")
         return lengths.to(device=xs.device, dtype=torch.int64) if batch_size else None  # nothing to mask
