@@ -1,0 +1,201 @@
+"""The adding-length study: at which sequence length does each architecture stop beating the mean?
+
+Every (cell, length, seed) is one adding-problem run (`rnnlab.tasks.adding_run.train_adding`) under
+`out/T{length}/{cell}-seed{seed}`. At a given length every cell gets the same budget: the same
+number of updates, batch size, learning rate and hidden size; only the LSTM's forget-gate bias is
+an LSTM setting (see `rnnlab.tasks.memory.MemoryModel`). Runs are deterministic on the CPU, so the
+same arguments give the same numbers, whether the runs go one at a time or in parallel (`jobs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import shlex
+import statistics
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+from rnnlab.tasks.adding_run import AddingConfig, train_adding
+from rnnlab.tasks.run import write_json
+
+LENGTHS = (10, 30, 100, 300, 1000)
+BEATS_RATIO = 0.9
+
+
+def study_configs(out: str | Path, *, cells: Iterable[str], lengths: Iterable[int], seeds: Iterable[int],
+                  updates: int | Mapping[int, int], evaluations: int, base: AddingConfig) -> list[AddingConfig]:
+    """One config per (length, cell, seed), in that order, each with its own run directory under `out`.
+
+    A length's `updates` (one number for all, or one per length) are split into `evaluations`
+    epochs of ⌈updates / evaluations⌉ batches each, validated at every epoch's end.
+    """
+    configs = []
+    for length in lengths:
+        budget = updates[length] if isinstance(updates, Mapping) else updates
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < evaluations:
+            raise ValueError(f"updates must be an integer ≥ evaluations ({evaluations}) for every length; received "
+                             f"{budget!r} for length {length}")
+        per_epoch = -(-budget // evaluations)
+        for cell in cells:
+            for seed in seeds:
+                run_dir = Path(out) / f"T{length}" / f"{cell}-seed{seed}"
+                configs.append(dataclasses.replace(base, model=cell, length=length, seed=seed, epochs=evaluations,
+                                                   train_sequences=per_epoch * base.batch_size, out=str(run_dir)))
+    return configs
+
+
+def command_line(config: AddingConfig) -> str:
+    """The `rnnlab train adding` command that trains `config`: its settings that differ from the defaults."""
+    words = ["rnnlab", "train", "adding"]
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if value == item.default:
+            continue
+        flag = "--" + item.name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + flag[2:])
+        else:
+            words += [flag, "none" if value is None else shlex.quote(str(value))]
+    return " ".join(words)
+
+
+def _train(config: AddingConfig, quiet: bool = True) -> dict:
+    return train_adding(config, quiet=quiet, command=command_line(config))
+
+
+def _train_in_worker(config: AddingConfig) -> dict:
+    torch.set_num_threads(1)  # a worker of a parallel study: one core each
+    return _train(config)
+
+
+def adding_study(out: str | Path, *, cells: Iterable[str] = ("rnn", "lstm", "gru"), lengths: Iterable[int] = LENGTHS,
+                 seeds: Iterable[int] = (0, 1), updates: int | Mapping[int, int] = 1000, batch_size: int = 32,
+                 hidden_size: int = 32, learning_rate: float = 1e-2, forget_bias: float | None = 1.0,
+                 evaluations: int = 10, test_sequences: int = 1000, jobs: int = 1, quiet: bool = True,
+                 log: Callable[[str], None] | None = None) -> list[dict]:
+    """Trains every (cell, length, seed) on the adding problem with the same budget per length.
+
+    Args:
+        out: the study's directory; each run goes to `out/T{length}/{cell}-seed{seed}` (which must
+            not exist), and the rows to `out/study.json`.
+        cells, lengths, seeds: what to train.
+        updates: optimizer steps per run, one number for every length or {length: steps}.
+        batch_size, hidden_size, learning_rate: the same for every cell and length.
+        forget_bias: the LSTM's initial forget-gate bias; None keeps torch's initialisation.
+        evaluations: validation passes per run (the best one's weights are kept and tested).
+        test_sequences: test sequences per run.
+        jobs: runs trained at once, each in its own process on one thread; 1 trains here.
+        quiet: no progress output from the runs.
+        log: called with one line per finished run, e.g. `print`.
+
+    Returns:
+        One row per run, in (length, cell, seed) order: cell, length, seed, mse (test), baseline_mse
+        (the mean predictor's on the same sequences), within_0.04, parameters, updates, seconds
+        (training time), run_dir.
+    """
+    base = AddingConfig(hidden_size=hidden_size, batch_size=batch_size, learning_rate=learning_rate,
+                        forget_bias=forget_bias, test_sequences=test_sequences, patience=0)
+    configs = study_configs(out, cells=tuple(cells), lengths=tuple(lengths), seeds=tuple(seeds), updates=updates,
+                            evaluations=evaluations, base=base)
+    if not configs:
+        raise ValueError("cells, lengths and seeds must each name at least one; received an empty study")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer; received {jobs!r}")
+    rows = []
+    with contextlib.ExitStack() as stack:
+        if jobs == 1:
+            summaries = (_train(config, quiet) for config in configs)
+        else:  # spawn: a fresh interpreter per worker, whatever threads torch has started in this one
+            pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")))
+            summaries = pool.map(_train_in_worker, configs)
+        for config, summary in zip(configs, summaries):
+            rows.append(_row(config, summary))
+            if log is not None:
+                log(f"T={config.length:<5} {config.model.upper():4} seed {config.seed}: test MSE {rows[-1]['mse']:.4f} "
+                    f"(mean predictor {rows[-1]['baseline_mse']:.4f}), {rows[-1]['seconds']:.1f} s")
+    write_json(Path(out) / "study.json", rows)
+    return rows
+
+
+def _row(config: AddingConfig, summary: dict) -> dict:
+    model, baseline = summary["metrics"]["model"], summary["metrics"]["mean"]
+    return {"cell": config.model, "length": config.length, "seed": config.seed, "mse": model["mse"],
+            "baseline_mse": baseline["mse"], "within_0.04": model["within_0.04"], "parameters": summary["parameters"],
+            "updates": summary["updates"], "seconds": summary["seconds"], "run_dir": summary["run_dir"]}
+
+
+def length_table(rows: Iterable[dict], *, ratio: float = BEATS_RATIO) -> list[dict]:
+    """One entry per (cell, length): the mean and standard deviation over seeds of the test MSE, the
+    baseline's mean, their ratio, how many seeds beat `ratio` times their own baseline, and the mean
+    training seconds."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["cell"], row["length"]), []).append(row)
+    table = []
+    for (cell, length), mine in groups.items():
+        mse = [row["mse"] for row in mine]
+        baseline = statistics.fmean(row["baseline_mse"] for row in mine)
+        table.append({"cell": cell, "length": length, "seeds": len(mine), "mse": statistics.fmean(mse),
+                      "mse_spread": statistics.stdev(mse) if len(mse) > 1 else 0.0, "baseline_mse": baseline,
+                      "ratio": statistics.fmean(mse) / baseline,
+                      "seeds_beating": sum(row["mse"] < ratio * row["baseline_mse"] for row in mine),
+                      "seconds": statistics.fmean(row["seconds"] for row in mine)})
+    return table
+
+
+def longest_beaten(rows: Iterable[dict], *, ratio: float = BEATS_RATIO) -> dict[str, dict]:
+    """Per cell, the longest length at which it beats the mean predictor, and the first at which it does not.
+
+    A cell beats the baseline at a length when its test MSE, averaged over the seeds, is below
+    `ratio` times the mean predictor's on the same test sequences (averaged likewise). With the
+    default 0.9 the model must explain at least a tenth of the target's variance (R² ≥ 0.1).
+    A model that remembers nothing cannot get there by chance: the best it can do is a constant,
+    whose MSE is the mean predictor's or more on any test set, so the margin is not eaten by test-set
+    noise, while remembering either marked value alone already halves the error (1/12 vs 1/6).
+
+    Returns:
+        {cell: {"longest": the longest length beaten, or None; "stops": the shortest length not
+         beaten, or None if it beats every length; "beaten": the lengths beaten, ascending}}.
+    """
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"ratio must be in (0, 1]; received {ratio!r}")
+    result: dict[str, dict] = {}
+    for entry in sorted(length_table(rows, ratio=ratio), key=lambda entry: entry["length"]):
+        mine = result.setdefault(entry["cell"], {"longest": None, "stops": None, "beaten": []})
+        if entry["mse"] < ratio * entry["baseline_mse"]:
+            mine["beaten"].append(entry["length"])
+            mine["longest"] = entry["length"]
+        elif mine["stops"] is None:
+            mine["stops"] = entry["length"]
+    return result
+
+
+def table_text(rows: Iterable[dict], *, ratio: float = BEATS_RATIO) -> str:
+    """The study as a terminal table: per length and cell, the test MSE (mean ± std over seeds) and how
+    many seeds beat `ratio` times the mean predictor; then each cell's verdict."""
+    rows = list(rows)
+    table = length_table(rows, ratio=ratio)
+    cells = list(dict.fromkeys(entry["cell"] for entry in table))
+    where = {(entry["cell"], entry["length"]): entry for entry in table}
+    lines = [f"{'T':>6}" + "".join(f"{cell.upper():>22}" for cell in cells) + f"{'mean predictor':>16}"]
+    for length in sorted({entry["length"] for entry in table}):
+        line = f"{length:>6}"
+        for cell in cells:
+            entry = where.get((cell, length))
+            line += f"{'':>22}" if entry is None else \
+                f"{entry['mse']:>10.4f} ± {entry['mse_spread']:.3f} {entry['seeds_beating']}/{entry['seeds']}"
+        baseline = statistics.fmean(entry["baseline_mse"] for entry in table if entry["length"] == length)
+        lines.append(line + f"{baseline:>16.4f}")
+    lines.append(f"(k/n: seeds whose test MSE is below {ratio:g}× the mean predictor's)")
+    for cell, verdict in longest_beaten(rows, ratio=ratio).items():
+        if verdict["longest"] is None:
+            lines.append(f"{cell.upper()} beats {ratio:g}× the mean predictor at no length")
+            continue
+        lines.append(f"{cell.upper()} beats {ratio:g}× the mean predictor up to T = {verdict['longest']}"
+                     + (f"; not at T = {verdict['stops']}" if verdict["stops"] is not None else " (every length)"))
+    return "\n".join(lines)
