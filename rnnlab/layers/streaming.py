@@ -163,6 +163,20 @@ def _state_tensors(layer: RecurrentLayer, state: Any, x: Tensor) -> tuple[Tensor
     return tensors
 
 
+def check_causal(what: str, num_directions: int, unit: str = "sequence") -> None:
+    """Raises ValueError for a bidirectional `what` (e.g. "forecaster"): its backward direction reads
+    each `unit` from its end, which a stream has not reached."""
+    if num_directions == 2:
+        raise ValueError(f"step needs a causal {what}: a bidirectional one reads each {unit} from its end too, "
+                         "which a stream has not reached; received bidirectional=True")
+
+
+def check_step_input(x: Tensor, input_size: int, unit: str = "sequence") -> None:
+    """Raises ValueError unless x is (B, input_size): one time step of each `unit`."""
+    if x.dim() != 2 or x.shape[-1] != input_size:
+        raise ValueError(f"x must have shape (B, {input_size}), one time step per {unit}; received {tuple(x.shape)}")
+
+
 def check_reset(reset: Any, x: Tensor) -> Tensor:
     """`reset` as a (B,) bool tensor on x's device; raises naming it when it is not one.
 

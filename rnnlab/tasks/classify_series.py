@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
-from rnnlab.layers.streaming import PooledStream, pool_step, recurrent_part
+from rnnlab.layers.streaming import PooledStream, check_causal, check_step_input, pool_step, recurrent_part
 from rnnlab.tasks.forecast import ENCODERS
 
 POOLINGS = ("last", "mean", "max")
@@ -154,12 +154,8 @@ class SeriesClassifier(nn.Module):
             ValueError: for a bidirectional classifier, whose backward direction needs the
                 sequence's end; or an x that is not (B, C).
         """
-        if self.num_directions == 2:
-            raise ValueError("step needs a causal classifier: a bidirectional one reads each sequence from its end "
-                             "too, which a stream has not reached; received bidirectional=True")
-        if x.dim() != 2 or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (B, {self.input_size}), one time step per sequence; received "
-                             f"{tuple(x.shape)}")
+        check_causal("classifier", self.num_directions, "sequence")
+        check_step_input(x, self.input_size, "sequence")
         y, recurrent = self.encoder.step(x, recurrent_part(state), reset=reset)  # (B, H)
         e, pooled, count = pool_step(self.pooling, y, state, reset)               # (B, H)
         return self.head(self.dropout(e)), PooledStream(recurrent, pooled, count)  # (B, K)

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
 from rnnlab.layers import GRU, LSTM, RNN
+from rnnlab.layers.streaming import check_causal, check_step_input
 
 ENCODERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
@@ -113,12 +114,8 @@ class Forecaster(nn.Module):
             ValueError: for a bidirectional forecaster, whose backward direction needs the
                 window's end; or an x that is not (B, C).
         """
-        if self.num_directions == 2:
-            raise ValueError("step needs a causal forecaster: a bidirectional one reads each window from its end "
-                             "too, which a stream has not reached; received bidirectional=True")
-        if x.dim() != 2 or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (B, {self.input_size}), one time step per stream; received "
-                             f"{tuple(x.shape)}")
+        check_causal("forecaster", self.num_directions, "window")
+        check_step_input(x, self.input_size, "stream")
         h, state = self.encoder.step(x, state, reset=reset)   # (B, H)
         return self.head(h), state                              # (B, horizon)
 
