@@ -7,11 +7,12 @@ each step t = 0 … T-1 of a sequence carries two features,
     m_a = m_b = 1           a uniform in [0, ⌊T/2⌋), b uniform in [⌊T/2⌋, T); every other m_t = 0
     y   = u_a + u_b         the target, read after the last step
 
-so the model must keep u_a for at least T - ⌊T/2⌋ steps (⌈T/2⌉ on average, up to T - 1). Predicting
+so the model must carry u_a from step a to its answer after step T - 1: at least ⌈T/2⌉ steps, about
+3T/4 on average, and u_b about T/4 (the inputs between are noise to ignore). Predicting
 the mean E[y] = 1 for every sequence scores MSE Var(u_a + u_b) = 2/12 = 1/6 ≈ 0.167 in expectation:
-the baseline a model with no memory cannot beat. (Hochreiter & Schmidhuber's own form puts the
-first marker among the first ten steps, values in [-1, 1], and a scaled target; the halves form
-above is the one recent papers and courses use.)
+the baseline a model with no memory cannot beat. (Hochreiter & Schmidhuber's original experiment
+differs in details: values in [-1, 1], both markers early in the sequence, a rescaled target; the
+halves form above is the one recent papers and courses use.)
 
 Copy task (Arjovsky, Shah & Bengio 2016), with K = copy_length symbols from an alphabet of S =
 symbols; token 0 is the blank, 1 … S the symbols, S + 1 the delimiter. A sequence has T + 2K steps:
@@ -135,6 +136,8 @@ class MemoryModel(nn.Module):
     forget-gate bias starts at that value instead, b_if = forget_bias and b_hf = 0 (their sum is
     what the gate sees): Gers et al. 2000 and Jozefowicz et al. 2015 found a bias of 1 helps the
     LSTM keep its cell state early in training, and Keras does it by default (unit_forget_bias).
+    On the adding problem its effect is within the spread between seeds (benchmarks/results/memory.md).
+    The vanilla RNN (tanh) and the GRU always keep torch's initialisation.
 
     Args:
         cell: "rnn", "lstm" or "gru"; the recurrent layer is an rnnlab layer (so gate recording

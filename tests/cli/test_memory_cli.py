@@ -94,6 +94,8 @@ def test_probe_keeps_the_contract_and_is_the_training_loss_on_test_sequences(add
     loss.backward()
     assert probe.model.recurrent.weight_hh_l0.grad.abs().sum() > 0
     # on every test sequence the probe's loss is the MSE that evaluate reports
+    with pytest.raises(ValueError, match="rows must be a positive integer; received 0"):
+        get_task("adding").probe(adding_run, rows=0)
     whole = get_task("adding").probe(adding_run, rows=1000)
     assert whole.batch_size == 40
     measured = json.loads((adding_run / "test_metrics.json").read_text())["model"]["mse"]

@@ -17,7 +17,8 @@ from rnnlab.tasks.copy_run import CopyConfig
 from rnnlab.tasks.memory import (MemoryModel, adding_metrics, adding_problem, copy_metrics, copy_task,
                                  memoryless_copy_metrics, set_forget_bias)
 from rnnlab.tasks.memory_run import FreshBatches, data_generator
-from rnnlab.tasks.memory_study import command_line, longest_beaten, study_configs
+from rnnlab.tasks.memory_study import (QUICK_STUDY, STUDY, adding_study, command_line, longest_beaten,
+                                       study_configs)
 
 
 def generator(seed: int = 0) -> torch.Generator:
@@ -235,3 +236,25 @@ def test_a_study_run_names_the_command_that_trains_it_again():
     assert words[0] == "rnnlab" and "--forget-bias none" in words[1]
     args = build_parser().parse_args(shlex.split(words[1]))
     assert dataclass_from_arguments(AddingConfig, args) == config
+
+
+def test_study_arguments_are_checked_before_any_run(tmp_path):
+    with pytest.raises(ValueError, match="cells must name cells among .*received 'transformer'"):
+        adding_study(tmp_path, cells=("rnn", "transformer"), lengths=(4,), seeds=(0,), updates=10)
+    with pytest.raises(ValueError, match="received None for length 30"):
+        adding_study(tmp_path, lengths=(10, 30), seeds=(0,), updates={10: 20})
+    with pytest.raises(ValueError, match="jobs must be a positive integer; received 0"):
+        adding_study(tmp_path, lengths=(4,), seeds=(0,), updates=10, jobs=0)
+    with pytest.raises(ValueError, match="received an empty study"):
+        adding_study(tmp_path, lengths=(4,), seeds=(), updates=10)
+    assert not any(tmp_path.iterdir())  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize("preset", [STUDY, QUICK_STUDY])
+def test_the_demo_presets_reach_a_thousand_steps_with_one_budget_per_length(preset, tmp_path):
+    configs = study_configs(tmp_path, cells=("rnn", "lstm", "gru"), evaluations=10, base=AddingConfig(), **preset)
+    assert max(config.length for config in configs) >= 1000
+    for length in preset["lengths"]:
+        budgets = {(c.epochs, c.train_sequences, c.batch_size, c.hidden_size, c.learning_rate)
+                   for c in configs if c.length == length}
+        assert len(budgets) == 1
