@@ -31,7 +31,7 @@ from rnnlab.tasks.classify_run import ClassifyTextConfig
 from rnnlab.tasks.compare import compare, comparison_sections
 from rnnlab.tasks.compare import table_text as comparison_text
 from rnnlab.tasks.forecast_run import ForecastConfig
-from rnnlab.tasks.memory_study import BEATS_RATIO, adding_study, length_table, longest_beaten
+from rnnlab.tasks.memory_study import BEATS_RATIO, QUICK_STUDY, STUDY, adding_study, length_table, longest_beaten
 from rnnlab.tasks.memory_study import table_text as adding_text
 from rnnlab.tasks.registry import get_task
 from rnnlab.tasks.run import write_json
@@ -48,7 +48,7 @@ class StudyPlan:
     text: ClassifyTextConfig
     lengths: tuple[int, ...]  # adding problem
     adding_seeds: tuple[int, ...]
-    updates: dict[int, int]  # optimizer steps per adding run, per length
+    updates: int | dict[int, int]  # optimizer steps per adding run (or per length)
     adding_hidden_size: int = 32
 
 
@@ -58,10 +58,10 @@ def default_plan(quick: bool = False) -> StudyPlan:
     text = ClassifyTextConfig(data="rotten_tomatoes", bidirectional=False, hidden_size=32, embedding_dim=32, epochs=4)
     if quick:
         return StudyPlan(seeds=(0,), forecast=dataclasses.replace(forecast, epochs=60),
-                         text=dataclasses.replace(text, epochs=2), lengths=(10, 100, 1000), adding_seeds=(0,),
-                         updates={10: 300, 100: 300, 1000: 100})
-    return StudyPlan(seeds=(0, 1, 2), forecast=forecast, text=text, lengths=(10, 30, 100, 300, 1000),
-                     adding_seeds=(0, 1), updates={10: 600, 30: 600, 100: 600, 300: 400, 1000: 200})
+                         text=dataclasses.replace(text, epochs=2), lengths=QUICK_STUDY["lengths"],
+                         adding_seeds=QUICK_STUDY["seeds"], updates=QUICK_STUDY["updates"])
+    return StudyPlan(seeds=(0, 1, 2), forecast=forecast, text=text, lengths=STUDY["lengths"],
+                     adding_seeds=STUDY["seeds"], updates=STUDY["updates"])
 
 
 def run_study(out: str | Path, *, quick: bool = False, plan: StudyPlan | None = None, jobs: int = 1,
@@ -209,7 +209,8 @@ def _write_report(out: Path, chosen: StudyPlan, rows, flows, forecast, text, jud
         f"Positive or negative, from the review's words: one-direction encoder, hidden size {chosen.text.hidden_size}, "
         f"{chosen.text.epochs} epochs, seeds {seeds}."))
     sections.append(Section(heading="This run", paragraphs=[
-        f"{'Quick' if quick else 'Full'} study, {seconds / 60:.1f} minutes on "
+        f"{'Quick study (one seed: differences are not tested against the noise between seeds)' if quick else 'Full study'}, "
+        f"{seconds / 60:.1f} minutes on "
         f"{platform.processor() or platform.machine()} with {torch.get_num_threads()} torch threads, torch "
         f"{torch.__version__}. Every run's directory is under this report's folder (adding/, forecast/, text/)."]))
     write_report(out / "report.html", title="rnnlab: RNN vs LSTM vs GRU, measured", sections=sections,
