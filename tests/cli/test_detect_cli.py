@@ -100,8 +100,11 @@ def test_follow_prints_points_as_they_are_appended_until_ctrl_c(trained, tmp_pat
     write_rows(growing, 0, 40)
     command = [sys.executable, "-c", STANDALONE, "detect", str(out), "--data", str(growing), "--follow",
                "--interval", "0.02"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watchdog = threading.Timer(300, process.kill)  # a stalled detector would block readline (generous: CI may be loaded)
+    # Ctrl-C must reach the detector even when this test runs where SIGINT is ignored (a shell's
+    # background job is started so), since a child inherits that and Python then keeps it
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    watchdog = threading.Timer(100, process.kill)  # a detector that stopped flushing would block readline
     watchdog.start()
     try:
         lines = [process.stdout.readline().rstrip("\n") for _ in range(41)]   # all there is so far, printed now
@@ -114,7 +117,7 @@ def test_follow_prints_points_as_they_are_appended_until_ctrl_c(trained, tmp_pat
         write_rows(growing, 41, 300)
         lines += [process.stdout.readline().rstrip("\n") for _ in range(260)]
         process.send_signal(signal.SIGINT)                                     # Ctrl-C ends a follow session
-        rest, errors = process.communicate(timeout=300)
+        rest, errors = process.communicate(timeout=100)
     finally:
         watchdog.cancel()
         process.kill()
