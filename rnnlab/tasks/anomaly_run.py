@@ -38,7 +38,7 @@ from rnnlab.tasks import anomaly
 from rnnlab.tasks.anomaly import Detector, calibrate_detector
 from rnnlab.tasks.anomaly_metrics import METRIC_NAMES, detection_metrics, format_metrics
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
+from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
                               save_run, write_json, write_text)
 from rnnlab.tasks.streaming import (AnomalySeries, format_header, format_line, load_series, resolve_file,
                                      stream_lines)
@@ -270,7 +270,7 @@ def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
     windows = held_out_windows(config, xs, Spans(saved["train_end"], saved["normal_until"]))
     inputs, targets = next(batches(*(w[:rows] for w in windows), rows, shuffle=False))  # (B, T, C) each
     # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
-    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    device = loaded_device(config.device)
     model = detector.model.to(device=device, dtype=torch.float32)  # float32 to float64 and back is exact
     inputs, targets = inputs.to(device), targets.to(device)
     return Probe(model=model, loss=lambda: masked_mse(model(inputs), targets), batch_size=len(inputs),

@@ -29,7 +29,7 @@ from rnnlab.tasks.classification_metrics import classification_metrics, majority
 from rnnlab.tasks.classify import (POOLINGS, TextBatch, TextClassifier, TextEncoder, predict_probabilities,
                                    stratified_split, text_batches)
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
+from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
                               write_json, write_text)
 from rnnlab.train import distributed
 
@@ -217,7 +217,7 @@ def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
     batch, targets = next(text_batches(encoder.ids([texts[i] for i in test]), targets, rows,
                                        pad_id=encoder.vocabulary.pad_id))  # (B, T), (B,)
     # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
-    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    device = loaded_device(config.device)
     model, batch, targets = model.to(device), TextBatch(*(t.to(device) for t in batch)), targets.to(device)
     steps = batch.tokens.shape[1]
     return Probe(model=model, loss=lambda: torch.nn.functional.cross_entropy(model(batch), targets),

@@ -34,7 +34,7 @@ from rnnlab.tasks.classify import stratified_split
 from rnnlab.tasks.classify_series import (POOLINGS, SeriesBatch, SeriesClassifier, nearest_neighbour,
                                           predict_probabilities, series_batches)
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
+from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
                               write_json, write_text)
 from rnnlab.train import distributed
 
@@ -252,7 +252,7 @@ def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
     batch, targets = next(series_batches(standardised(Scaler.from_dict(saved["scaler"]), prepared.test, test),
                                          targets_of(saved["classes"], prepared.test, test), rows))
     # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
-    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    device = loaded_device(config.device)
     model, batch, targets = model.to(device), SeriesBatch(*(t.to(device) for t in batch)), targets.to(device)
     steps = batch.values.shape[1]  # (B, T, C)
     return Probe(model=model, loss=lambda: torch.nn.functional.cross_entropy(model(batch), targets),

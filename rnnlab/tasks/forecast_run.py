@@ -31,7 +31,7 @@ from rnnlab.tasks.baselines import infer_season, naive_forecast, seasonal_naive_
 from rnnlab.tasks.forecast import ForecastModelConfig, Forecaster, build_forecaster
 from rnnlab.tasks.metrics import forecast_metrics
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
+from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
                               write_json)
 from rnnlab.train import distributed
 
@@ -205,7 +205,7 @@ def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
     xs, ys, _ = windows(config, prepared, "test")
     inputs, targets = next(batches(xs[:rows], ys[:rows], rows, shuffle=False))  # (B, T, C), (B, horizon)
     # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
-    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    device = loaded_device(config.device)
     model, inputs, targets = model.to(device), inputs.to(device), targets.to(device)
     return Probe(model=model, loss=lambda: torch.nn.functional.mse_loss(model(inputs), targets),
                  batch_size=len(inputs), steps=inputs.shape[1],

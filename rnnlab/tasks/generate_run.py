@@ -27,7 +27,7 @@ from rnnlab.report.plots import plot_losses
 from rnnlab.tasks.generate import (CarriedState, LanguageModel, language_metrics, lm_loss, sample, stream_batches,
                                    stream_nll, unigram_log_probs, unigram_nll)
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
+from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
                               save_run, write_json, write_text)
 from rnnlab.train import distributed
 
@@ -207,7 +207,7 @@ def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
     streams = max(1, min(rows, len(ids) // (config.bptt + 1)))  # each stream holds a whole first chunk
     batch, targets = next(stream_batches(ids, streams, config.bptt))  # (B, T) each
     # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
-    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    device = loaded_device(config.device)
     model, tokens, targets = model.to(device), batch.tokens.to(device), targets.to(device)
     steps = tokens.shape[1]
     unit = "characters" if config.level == "char" else "words"

@@ -27,7 +27,7 @@ from rnnlab.cells.base import check_positive_int
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_losses
 from rnnlab.tasks.memory import MemoryModel
-from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
+from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
                               save_run, write_json)
 from rnnlab.train import distributed
 
@@ -255,7 +255,7 @@ def probe_memory(problem: Problem, run_dir: str | Path, *, rows: int = 64) -> Pr
     check_positive_int("rows", rows)
     config, model = load_run(problem, run_dir)
     inputs, targets = (part[:rows] for part in held_out(problem, config))
-    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    device = loaded_device(config.device)
     model, inputs, targets = model.to(device), inputs.to(device), targets.to(device)
     return Probe(model=model, loss=lambda: problem.loss(model(inputs), targets), batch_size=len(inputs),
                  steps=inputs.shape[1], description=f"{len(inputs)} test sequences of {inputs.shape[1]} steps")

@@ -93,6 +93,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # under torchrun, one GPU per process
 
 
+def loaded_device(name: str) -> torch.device:
+    """Where a saved run's model runs: the device it names, or the CPU where that names CUDA and none is here."""
+    return resolve_device(name if name in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+
+
 def write_json(path: Path, value: Any) -> None:
     """Writes `value` as indented JSON, atomically."""
     write_bytes_atomically(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))

@@ -24,7 +24,7 @@ from rnnlab.data.text import PAD, UNK, Vocabulary, pad_batch, read_conllu, resol
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_losses
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run,
+from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run,
                               resolve_device, save_run, write_json, write_text)
 from rnnlab.tasks.tag import (EncodedSentence, MostFrequentTag, Tagger, TaggerInputs, char_ids, collate,
                               per_tag_accuracy, tagging_accuracy, tagging_loss)
@@ -260,7 +260,7 @@ def probe(run_dir: str | Path, *, rows: int = 64) -> Probe:
     sentences = prepare(config, vocabs).splits["test"][:rows]
     inputs, targets = batches(encode(sentences, vocabs, config.max_word_chars), vocabs, rows, None)[0]
     # the run's device; the CPU for a run that named a GPU this machine lacks (as translate's load_run)
-    device = resolve_device(config.device if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu")
+    device = loaded_device(config.device)
     model, inputs, targets = model.to(device), TaggerInputs(*(t.to(device) for t in inputs)), targets.to(device)
     steps = inputs.words.shape[1]  # (B, T)
     return Probe(model=model, loss=lambda: tagging_loss(model(inputs), targets), batch_size=len(targets),

@@ -35,7 +35,7 @@ from rnnlab.tasks import seq2seq
 from rnnlab.tasks.bleu import chrf, corpus_bleu
 from rnnlab.tasks.decoding import Translation, translate
 from rnnlab.tasks.registry import Headline, Task
-from rnnlab.tasks.run import (Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
+from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
                               save_run, write_json)
 from rnnlab.tasks.translate import ATTENTIONS, TeacherForcedBatch, Translator, translation_loss
 from rnnlab.train import distributed
@@ -128,7 +128,7 @@ def load_run(run_dir: str | Path) -> Loaded:
     source_vocab, target_vocab = (Vocabulary.from_dict(saved[key]) for key in ("source_vocab", "target_vocab"))
     model = build_translator(config, source_vocab, target_vocab)
     load_weights(model, run_dir)
-    device = resolve_device(config.device) if config.device in ("auto", "cpu") or torch.cuda.is_available() else "cpu"
+    device = loaded_device(config.device)
     return Loaded(config, model.to(device), Tokenizer.from_dict(saved["tokenizer"]), source_vocab, target_vocab)
 
 
