@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
 import statistics
 import time
 from pathlib import Path
@@ -31,7 +29,7 @@ from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_comparison, plot_gradient_flow
 from rnnlab.tasks.inspect import Inspection, flow_summary, flow_table, inspect, write_plots
 from rnnlab.tasks.registry import get_task
-from rnnlab.tasks.run import Probe, RunConfig, num_parameters, write_json
+from rnnlab.tasks.run import Probe, RunConfig, Stage, num_parameters, write_json
 
 ARCHITECTURES = ("rnn", "lstm", "gru")
 
@@ -121,16 +119,13 @@ def compare(task_name: str, base: RunConfig, out: str | Path, *, models=ARCHITEC
          "rows": one aggregated dict per variant, "inspections": {variant: Inspection of its first seed}}.
     """
     task = get_task(task_name)
-    out = Path(out)
-    if out.exists():
-        raise ValueError(f"out {str(out)!r} already exists; choose another --out or remove it")
+    stage = Stage(out)  # refuses an existing out before anything is trained
+    out = stage.out
     if not seeds:
         raise ValueError("seeds must name at least one seed; received none")
     if vary is not None and vary[0] not in {f.name for f in dataclasses.fields(base)}:
         raise ValueError(f"vary must name a setting of the {task_name} task; received {vary[0]!r}")
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial = stage.open()
     runs, inspections = [], {}
     for name, overrides in variants(models, vary):
         for seed in seeds:
@@ -147,7 +142,7 @@ def compare(task_name: str, base: RunConfig, out: str | Path, *, models=ARCHITEC
     write_json(partial / "compare.json", {k: v for k, v in result.items() if k != "inspections"} | {
         "flow": {name: flow_summary(i.flow) for name, i in inspections.items()}})
     _write_report(partial, task_name, task.headline, base, result, seeds, command)
-    os.replace(partial, out)
+    stage.finish()
     return result
 
 

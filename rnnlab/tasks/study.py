@@ -12,9 +12,7 @@ Then each claim of `rnnlab.tasks.claims` is judged on those numbers. Everything 
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
-import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from rnnlab.tasks.forecast_run import ForecastConfig
 from rnnlab.tasks.memory_study import BEATS_RATIO, QUICK_STUDY, STUDY, adding_study, length_table, longest_beaten
 from rnnlab.tasks.memory_study import table_text as adding_text
 from rnnlab.tasks.registry import get_task
-from rnnlab.tasks.run import write_json
+from rnnlab.tasks.run import Stage, write_json
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -68,14 +66,10 @@ def run_study(out: str | Path, *, quick: bool = False, plan: StudyPlan | None = 
               command: str = "", log=print) -> dict:
     """Runs the study into `out`: `plan`, or `default_plan(quick)`. Returns its numbers, the judged
     claims and "text_summary", the terminal version of the report."""
-    out = Path(out)
-    if out.exists():
-        raise ValueError(f"out {str(out)!r} already exists; choose another --out or remove it")
+    stage = Stage(out)  # refuses an existing out before anything is trained
     started = time.perf_counter()
     chosen = plan if plan is not None else default_plan(quick)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial = stage.open()
 
     log(f"1/3 adding problem: T = {', '.join(map(str, chosen.lengths))}, seeds {list(chosen.adding_seeds)}")
     rows = adding_study(partial / "adding", cells=CELLS, lengths=chosen.lengths, seeds=chosen.adding_seeds,
@@ -92,7 +86,7 @@ def run_study(out: str | Path, *, quick: bool = False, plan: StudyPlan | None = 
               "forecast": forecast["rows"], "text": text["rows"], "claims": [dataclasses.asdict(c) for c in judged]}
     write_json(partial / "study.json", result)
     _write_report(partial, chosen, rows, flows, forecast, text, judged, seconds, command, quick)
-    os.replace(partial, out)
+    stage.finish()
     result["text_summary"] = summary_text(rows, forecast, text, judged, seconds)
     return result
 
