@@ -3,8 +3,11 @@
 - "reference": the time loop in Python with a hand-written BPTT (`reference.py`). Runs every
   configuration; the oracle the others are tested against.
 - "native": torch's fused kernels (`native.py`): ATen/oneDNN on the CPU, cuDNN on the GPU.
-- "auto" (default): "native" where it can run the configuration, else "reference". While gates or
-  gradients through time are recorded (`rnnlab.diagnostics`), "reference", the path that keeps them.
+- "triton": rnnlab's fused GPU kernels (`triton/`); on the CPU only through Triton's interpreter.
+- "auto" (default): "triton" on CUDA where `triton.table` holds a measurement showing it faster,
+  else "native" where it can run the configuration, else "reference". While gates or gradients
+  through time are recorded (`rnnlab.diagnostics`), a path that keeps them: "triton" where auto
+  would pick it, else "reference".
 
 A forced backend that cannot run a configuration raises ValueError saying why; only "auto" falls
 back, and it does so silently because the result is the same.
@@ -17,11 +20,12 @@ from typing import TYPE_CHECKING
 from torch import Tensor
 
 from rnnlab.backends import native
+from rnnlab.backends import triton as triton_backend
 
 if TYPE_CHECKING:
     from rnnlab.layers.base import RecurrentLayer
 
-BACKENDS = ("auto", "reference", "native")
+BACKENDS = ("auto", "reference", "native", "triton")
 
 
 def check_backend(value: str) -> str:
@@ -32,15 +36,22 @@ def check_backend(value: str) -> str:
 
 
 def select(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None, *, recording: bool = False) -> str:
-    """The backend that runs `layer` on `xs`: "native" or "reference".
+    """The backend that runs `layer` on `xs`: "native", "triton" or "reference".
 
-    `recording` (gate recording or gradient flow) needs the reference loop: torch's fused kernels
-    keep their gates to themselves.
+    `recording` (gate recording or gradient flow) needs the reference loop or the triton kernels,
+    which write the gates when asked: torch's fused kernels keep their gates to themselves.
     """
+    if layer.backend == "triton":
+        reason = triton_backend.unsupported_reason(layer, xs, lengths)
+        if reason is not None:
+            raise ValueError(f"backend='triton' cannot run this configuration: {reason}")
+        return "triton"
+    if layer.backend == "auto" and triton_backend.preferred(layer, xs, lengths):
+        return "triton"
     if recording:
         if layer.backend == "native":
             raise ValueError("backend='native' cannot record gates or gradients through time (torch's fused kernels "
-                             "keep them internal); use backend='auto' or 'reference' while recording")
+                             "keep them internal); use backend='auto', 'reference' or 'triton' while recording")
         return "reference"
     if layer.backend == "reference":
         return "reference"

@@ -1,0 +1,82 @@
+"""The triton backend: rnnlab's own fused recurrent kernels, written in Triton.
+
+Each time step of a layer is one kernel launch that does the whole step: the recurrent matrix
+product and the cell's elementwise equations, with the gates kept on chip (cuDNN launches a matrix
+product and an elementwise kernel per step). Small hidden sizes run a whole sequence in one launch.
+The backward pass is the same derivation as the reference backend's BPTT, one fused launch per step.
+
+It runs LSTM (with or without proj_size), GRU (both reset_after forms) and RNN (tanh and relu), any
+number of layers and directions, with lengths, in float16, bfloat16, float32 and float64 on CUDA
+tensors, and on CPU tensors through Triton's interpreter when TRITON_INTERPRET=1 is set before
+rnnlab imports its kernels (slow: for tests). While gates are recorded it writes them to memory, so
+recording needs no slower path.
+
+"auto" picks it only where `table.MEASURED` holds a measurement showing it faster than torch's
+kernels for that configuration on a GPU; see `table.py`.
+
+Modules: `kernels.py` (the Triton code), `launch.py` (launch plans and autograd Functions),
+`layers.py` (layers and directions around them), `table.py` (when "auto" picks it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from rnnlab.backends.triton import table
+
+if TYPE_CHECKING:
+    from rnnlab.layers.base import RecurrentLayer
+
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def interpreting() -> bool:
+    """True when Triton's interpreter runs kernels (TRITON_INTERPRET set to a true value)."""
+    return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
+
+
+def unsupported_reason(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> str | None:
+    """Why this backend cannot run `layer` on `xs`, or None when it can."""
+    if importlib.util.find_spec("triton") is None:
+        return "Triton is not installed (pip install triton; it comes with torch's CUDA builds on Linux)"
+    if xs.dtype not in DTYPES:
+        return f"its kernels take float16, bfloat16, float32 and float64; received {xs.dtype}"
+    if interpreting():
+        if xs.device.type != "cpu":
+            return f"Triton's interpreter (TRITON_INTERPRET=1) runs on CPU tensors; received a tensor on {xs.device}"
+    elif xs.device.type != "cuda":
+        return (f"its kernels run on CUDA tensors; received a tensor on {xs.device} (TRITON_INTERPRET=1 runs them on "
+                "the CPU through Triton's interpreter, slowly)")
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return "its launches loop over time steps in Python, which torch.compile, torch.export and tracing cannot follow"
+    return None
+
+
+def preferred(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> bool:
+    """Whether "auto" runs this backend: CUDA, supported, and measured faster than torch's kernels."""
+    if xs.device.type != "cuda" or unsupported_reason(layer, xs, lengths) is not None:
+        return False
+    training = torch.is_grad_enabled() and (xs.requires_grad or any(p.requires_grad for p in layer.parameters()))
+    return table.faster_than_native(layer_kind(layer), xs.dtype, xs.shape[1], layer.hidden_size, training)
+
+
+def layer_kind(layer: RecurrentLayer) -> str:
+    """The configuration's name in `table.MEASURED`: "LSTM", "LSTM_PROJ", "GRU", "GRU_RESET_BEFORE",
+    "RNN_TANH" or "RNN_RELU"."""
+    if layer.mode == "LSTM" and layer.proj_size:
+        return "LSTM_PROJ"
+    if layer.mode == "GRU" and not layer.reset_after:
+        return "GRU_RESET_BEFORE"
+    return layer.mode
+
+
+def run(layer: RecurrentLayer, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
+    """Runs the whole layer; the signature and results of `rnnlab.backends.native.run`."""
+    from rnnlab.backends.triton import layers  # imports Triton: only when the backend runs
+
+    return layers.run(layer, xs, initial, lengths)
