@@ -20,6 +20,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnlab import backends
 from rnnlab.backends import native
+from rnnlab.backends import triton as triton_backend
 from rnnlab.backends.reference import Observer
 from rnnlab.cells.base import Cell, bind, check_positive_int, state_tensors
 from rnnlab.layers import streaming
@@ -99,7 +100,7 @@ class RecurrentLayer(nn.Module):
 
     @property
     def backend(self) -> str:
-        """"auto", "reference" or "native"; see `rnnlab.backends`."""
+        """"auto", "reference", "native" or "triton"; see `rnnlab.backends`."""
         return self._backend
 
     @backend.setter
@@ -182,8 +183,11 @@ class RecurrentLayer(nn.Module):
         self._check_input(xs, input.data if packed_input is not None else input)
         lengths = self._check_lengths(lengths, xs)
         initial = self._initial_state(hx, xs, unbatched)
-        if backends.select(self, xs, lengths, recording=self._observe is not None) == "native":
+        choice = backends.select(self, xs, lengths, recording=self._observe is not None)
+        if choice == "native":
             ys, final = native.run(self, xs, initial, lengths)
+        elif choice == "triton":
+            ys, final = triton_backend.run(self, xs, initial, lengths)
         else:
             ys, final = self._run_reference(xs, initial, lengths)
 

@@ -23,7 +23,7 @@ class GRU(RecurrentLayer):
             on the reference backend.
         learn_initial_state: keyword-only; learn h_0 (parameter `initial_h`, (L*D, H), zeros at
             first) instead of starting from zeros when no hx is given.
-        backend: keyword-only; "auto", "reference" or "native" (see `rnnlab.backends`).
+        backend: keyword-only; "auto", "reference", "native" or "triton" (see `rnnlab.backends`).
 
     Shape:
         input: (T, B, F), (B, T, F) with batch_first, (T, F) unbatched, or a PackedSequence.

@@ -25,7 +25,7 @@ class LSTM(RecurrentLayer):
         proj_size, device, dtype: as torch.nn.LSTM.
         learn_initial_state: keyword-only; learn h_0 and c_0 (parameters `initial_h` (L*D, P) and
             `initial_c` (L*D, H), zeros at first) instead of zeros when no hx is given.
-        backend: keyword-only; "auto", "reference" or "native" (see `rnnlab.backends`).
+        backend: keyword-only; "auto", "reference", "native" or "triton" (see `rnnlab.backends`).
 
     Shape:
         input: (T, B, F), (B, T, F) with batch_first, (T, F) unbatched, or a PackedSequence.

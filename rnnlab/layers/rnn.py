@@ -21,7 +21,7 @@ class RNN(RecurrentLayer):
         bidirectional, device, dtype: as torch.nn.RNN.
         learn_initial_state: keyword-only; learn h_0 (parameter `initial_h`, (L*D, H), zeros at
             first) instead of starting from zeros when no hx is given.
-        backend: keyword-only; "auto", "reference" or "native" (see `rnnlab.backends`).
+        backend: keyword-only; "auto", "reference", "native" or "triton" (see `rnnlab.backends`).
 
     Shape:
         input: (T, B, F), (B, T, F) with batch_first, (T, F) unbatched, or a PackedSequence.

@@ -11,7 +11,7 @@ sequence through `step` and stacking the outputs equals running `forward` over i
 `reset` is True first takes the initial state (zeros, or the learned initial state), so a new
 stream can start in row k while the other rows carry on.
 
-Three paths compute the step, chosen as `rnnlab.backends.select` chooses for `forward` (a forced
+Four paths compute the step, chosen as `rnnlab.backends.select` chooses for `forward` (a forced
 backend is honoured; "auto" takes the native path wherever it can run):
 1. native, no projection: torch's fused one-step cell kernels (`torch.lstm_cell`, `gru_cell`,
    `rnn_tanh_cell`, `rnn_relu_cell`: what torch.nn.LSTMCell & co. call), one per layer. torch's
@@ -20,10 +20,11 @@ backend is honoured; "auto" takes the native path wherever it can run):
    time at H = 512, 2x at H = 32; benchmarks/results/step_latency.md).
 2. native with an LSTM projection (which the cell kernels lack): torch's whole-layer kernel on a
    one-step sequence, `rnnlab.backends.native.run` (oneDNN does not take projections, so no set-up).
-3. reference: each layer's cell equations (`Cell.step`) on the layer's own parameters, through
+3. triton (when forced, or picked by "auto" on a GPU): the layer's kernels on a one-step sequence.
+4. reference: each layer's cell equations (`Cell.step`) on the layer's own parameters, through
    the cells of `cells_by_position`; every configuration, GRU with reset_after=False included.
 
-All three are differentiable by autograd, so truncated BPTT over a stream works through `step`. Gate
+All four are differentiable by autograd, so truncated BPTT over a stream works through `step`. Gate
 recording (`rnnlab.diagnostics`) does not see steps; it watches `forward` only.
 
 `PooledStream` and `pool_step` keep a many-to-one classifier's pooling ("last", "mean", "max")
@@ -40,6 +41,7 @@ from torch.nn import functional as F
 
 from rnnlab import backends
 from rnnlab.backends import native
+from rnnlab.backends import triton as triton_backend
 from rnnlab.cells.base import state_tensors
 
 if TYPE_CHECKING:
@@ -63,10 +65,12 @@ def step(layer: RecurrentLayer, x: Tensor, state: Any = None, *, reset: Any = No
         tensors = tuple(torch.where(rows, h0, t) for h0, t in zip(_initial_tensors(layer, x), tensors))
     elif reset is not None:
         check_reset(reset, x)
-    if backends.select(layer, x.unsqueeze(0), None) == "reference":
+    choice = backends.select(layer, x.unsqueeze(0), None)
+    if choice == "reference":
         y, final = _reference_step(layer, x, tensors)
-    elif layer.proj_size:
-        ys, final = native.run(layer, x.unsqueeze(0), tensors, None)  # (1, B, P)
+    elif choice == "triton" or layer.proj_size:  # a one-step sequence through the whole-layer path
+        run = triton_backend.run if choice == "triton" else native.run
+        ys, final = run(layer, x.unsqueeze(0), tensors, None)  # (1, B, P)
         y = ys[0]
     else:
         y, final = _native_step(layer, x, tensors)
