@@ -123,7 +123,9 @@ class RecurrentLayer(nn.Module):
 
         torch copies the weights into one cuDNN buffer here. rnnlab passes them as separate
         tensors, which cuDNN accepts at the cost of a copy per call on the GPU.
-        TODO(#8): flatten into one buffer for cuDNN.
+        TODO: flatten into one buffer for cuDNN (torch._cudnn_rnn_flatten_weight), once a GPU session
+        can test it; issue 8 left it because none was lent (benchmarks/layers_gpu.py times torch.nn
+        beside backend="native", so the copy's cost will show there).
         """
 
     def cells_by_position(self):
