@@ -1,7 +1,7 @@
 """The triton backend equals the reference: outputs, final states and every gradient.
 
-Without a GPU the kernels run on the CPU through Triton's interpreter (TRITON_INTERPRET=1, set here
-before rnnlab imports its kernels), which executes the same kernel code with NumPy. Both launch
+Without a GPU the kernels run on the CPU through Triton's interpreter (TRITON_INTERPRET=1, set by
+tests/conftest.py before anything imports triton), which executes the same kernel code with NumPy. Both launch
 plans are checked: a whole sequence per launch (one program owns every hidden unit of its rows)
 and one step per launch (programs split the hidden units). Sizes are chosen so that each plan
 really splits: B = 20 rows and H = 20 units against 16-wide tiles give two blocks of each, the
@@ -11,12 +11,12 @@ second partly masked.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")  # before the kernels are imported (on first use)
 pytest.importorskip("triton")
 
 import rnnlab  # noqa: E402
@@ -179,6 +179,17 @@ def test_forced_triton_on_the_cpu_without_the_interpreter_says_why(monkeypatch):
     layer, inputs, _ = make_case("gru", backend="triton")
     with pytest.raises(ValueError, match="backend='triton' cannot run.*CUDA tensors; received a tensor on cpu"):
         layer(inputs.cpu())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="about the interpreter on a machine without a GPU")
+def test_interpreter_chosen_after_triton_was_imported_is_refused_with_the_fix():
+    script = ("import os, triton.language, torch, rnnlab\n"
+              "os.environ['TRITON_INTERPRET'] = '1'\n"
+              "rnnlab.GRU(3, 4, backend='triton')(torch.randn(2, 1, 3))\n")
+    env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode != 0
+    assert "TRITON_INTERPRET=1 was set after triton was imported" in result.stderr
 
 
 def test_auto_never_picks_triton_without_a_measurement():

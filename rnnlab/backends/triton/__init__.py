@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from typing import TYPE_CHECKING
 
 import torch
@@ -49,12 +50,21 @@ def unsupported_reason(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None
     if interpreting():
         if xs.device.type != "cpu":
             return f"Triton's interpreter (TRITON_INTERPRET=1) runs on CPU tensors; received a tensor on {xs.device}"
+        if _triton_imported_compiled():
+            return ("TRITON_INTERPRET=1 was set after triton was imported (torch.compile imports it), so triton's own "
+                    "functions were built for a GPU; set it before anything imports triton")
     elif xs.device.type != "cuda":
         return (f"its kernels run on CUDA tensors; received a tensor on {xs.device} (TRITON_INTERPRET=1 runs them on "
                 "the CPU through Triton's interpreter, slowly)")
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return "its launches loop over time steps in Python, which torch.compile, torch.export and tracing cannot follow"
     return None
+
+
+def _triton_imported_compiled() -> bool:
+    """True if triton was imported while its interpreter was off: its library is then built for a GPU."""
+    standard = sys.modules.get("triton.language.standard")
+    return standard is not None and type(standard.zeros).__name__ == "JITFunction"
 
 
 def preferred(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> bool:
