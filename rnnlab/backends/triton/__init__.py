@@ -57,7 +57,8 @@ def unsupported_reason(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None
         return (f"its kernels run on CUDA tensors; received a tensor on {xs.device} (TRITON_INTERPRET=1 runs them on "
                 "the CPU through Triton's interpreter, slowly)")
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
-        return "its launches loop over time steps in Python, which torch.compile, torch.export and tracing cannot follow"
+        return ("its launches loop over time steps in Python, which torch.compile, torch.export and tracing "
+                "cannot follow")
     return None
 
 

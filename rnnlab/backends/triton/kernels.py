@@ -79,6 +79,22 @@ def _rows_with_next(rows, row_mask, t, T):
     return row_mask & ((tl.zeros_like(rows) + t + 1) < T)
 
 
+@triton.jit
+def _state_grad(gy_ptr, d_final_h_ptr, d_next_ptr, width, w_ptr, rows, row_mask, has_next, valid_next, cols, col_mask,
+                t, B, H, BLOCK_B: tl.constexpr, BLOCK_J: tl.constexpr, BLOCK_K: tl.constexpr,
+                PRECISION: tl.constexpr, ACC: tl.constexpr, UPCAST: tl.constexpr):
+    """∂L/∂h_t at (rows, cols), the three ways h_t reaches the loss: through its own output (gy),
+    through step t + 1 (d_next_{t+1} W_hh, d_next (T, B, width) with width = G*H), and, at a
+    sequence's last real step, as the final state (d_final_h)."""
+    mask = row_mask[:, None] & col_mask[None, :]
+    here = rows[:, None] * H + cols[None, :]
+    d_h = tl.load(gy_ptr + t * B * H + here, mask=mask, other=0.0).to(ACC)
+    d_h += _matmul(d_next_ptr + (t + 1) * B * width, width, rows, has_next, w_ptr, H, 1, cols, col_mask, width,
+                   BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
+    d_final = tl.load(d_final_h_ptr + here, mask=mask, other=0.0).to(ACC)
+    return d_h + tl.where(valid_next[:, None], 0.0, d_final)
+
+
 # -- LSTM ----------------------------------------------------------------------------------------
 
 @triton.jit
@@ -151,18 +167,15 @@ def lstm_backward(gy_ptr, d_final_h_ptr, w_ptr, cs_ptr, gates_ptr, dz_ptr, dc_pt
     for step in range(t_begin, t_end):
         t = t_end - 1 - (step - t_begin)
         valid = _valid_rows(len_ptr, rows, row_mask, t, HAS_LENGTHS)
-        valid_next = _valid_rows(len_ptr, rows, _rows_with_next(rows, row_mask, t, T), t + 1, HAS_LENGTHS)
+        has_next = _rows_with_next(rows, row_mask, t, T)
+        valid_next = _valid_rows(len_ptr, rows, has_next, t + 1, HAS_LENGTHS)
         for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
             cols = j0 + tl.arange(0, BLOCK_J)
             col_mask = cols < H
             mask = row_mask[:, None] & col_mask[None, :]
             here = rows[:, None] * H + cols[None, :]
-            # ∂L/∂h_t: through its output, through step t + 1, or as the final state
-            d_h = tl.load(gy_ptr + t * B * H + here, mask=mask, other=0.0).to(ACC)
-            d_h += _matmul(dz_ptr + (t + 1) * B * 4 * H, 4 * H, rows, _rows_with_next(rows, row_mask, t, T), w_ptr, H, 1,
-                           cols, col_mask, 4 * H, BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
-            d_final = tl.load(d_final_h_ptr + here, mask=mask, other=0.0).to(ACC)
-            d_h += tl.where(valid_next[:, None], 0.0, d_final)
+            d_h = _state_grad(gy_ptr, d_final_h_ptr, dz_ptr, 4 * H, w_ptr, rows, row_mask, has_next, valid_next, cols,
+                              col_mask, t, B, H, BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
             d_c = tl.load(dc_ptr + here, mask=mask, other=0.0, cache_modifier=".cg").to(ACC)
             gates_here = gates_ptr + t * B * 4 * H + rows[:, None] * 4 * H + cols[None, :]
             i = tl.load(gates_here, mask=mask, other=0.0).to(ACC)
@@ -403,17 +416,15 @@ def rnn_backward(gy_ptr, d_final_h_ptr, w_ptr, hs_ptr, da_ptr, dh_ptr, len_ptr, 
     for step in range(t_begin, t_end):
         t = t_end - 1 - (step - t_begin)
         valid = _valid_rows(len_ptr, rows, row_mask, t, HAS_LENGTHS)
-        valid_next = _valid_rows(len_ptr, rows, _rows_with_next(rows, row_mask, t, T), t + 1, HAS_LENGTHS)
+        has_next = _rows_with_next(rows, row_mask, t, T)
+        valid_next = _valid_rows(len_ptr, rows, has_next, t + 1, HAS_LENGTHS)
         for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
             cols = j0 + tl.arange(0, BLOCK_J)
             col_mask = cols < H
             mask = row_mask[:, None] & col_mask[None, :]
             here = rows[:, None] * H + cols[None, :]
-            d_h = tl.load(gy_ptr + t * B * H + here, mask=mask, other=0.0).to(ACC)
-            d_h += _matmul(da_ptr + (t + 1) * B * H, H, rows, _rows_with_next(rows, row_mask, t, T), w_ptr, H, 1, cols, col_mask, H,
-                           BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
-            d_final = tl.load(d_final_h_ptr + here, mask=mask, other=0.0).to(ACC)
-            d_h += tl.where(valid_next[:, None], 0.0, d_final)
+            d_h = _state_grad(gy_ptr, d_final_h_ptr, da_ptr, H, w_ptr, rows, row_mask, has_next, valid_next, cols,
+                              col_mask, t, B, H, BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
             h = tl.load(hs_ptr + (t + 1) * B * H + here, mask=mask, other=0.0).to(ACC)
             if RELU:
                 slope = tl.where(h > 0.0, 1.0, 0.0)
