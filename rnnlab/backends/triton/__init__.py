@@ -69,8 +69,14 @@ def _triton_imported_compiled() -> bool:
 
 
 def preferred(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> bool:
-    """Whether "auto" runs this backend: CUDA, supported, and measured faster than torch's kernels."""
-    if xs.device.type != "cuda" or unsupported_reason(layer, xs, lengths) is not None:
+    """Whether "auto" runs this backend: CUDA, supported, and measured faster than torch's kernels.
+
+    Cheap tests first, so that the CPU, an empty table and torch.compile's tracing (even with
+    fullgraph=True) never reach the import machinery of `unsupported_reason`.
+    """
+    if xs.device.type != "cuda" or not table.MEASURED or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    if unsupported_reason(layer, xs, lengths) is not None:
         return False
     training = torch.is_grad_enabled() and (xs.requires_grad or any(p.requires_grad for p in layer.parameters()))
     return table.faster_than_native(layer_kind(layer), xs.dtype, xs.shape[1], layer.hidden_size, training)
