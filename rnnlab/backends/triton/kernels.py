@@ -74,6 +74,15 @@ def _valid_rows(len_ptr, rows, row_mask, t, HAS_LENGTHS: tl.constexpr):
 
 
 @triton.jit
+def _tile(rows, row_mask, j0, H, BLOCK_J: tl.constexpr):
+    """The hidden units j0..j0+BLOCK_J-1 of a block of rows: their indices and mask, the (rows, units)
+    mask, and their offsets in a (B, H) array."""
+    cols = j0 + tl.arange(0, BLOCK_J)
+    col_mask = cols < H
+    return cols, col_mask, row_mask[:, None] & col_mask[None, :], rows[:, None] * H + cols[None, :]
+
+
+@triton.jit
 def _rows_with_next(rows, row_mask, t, T):
     """(BLOCK_B,) bool: the block's rows, if step t + 1 exists (t + 1 < T)."""
     return row_mask & ((tl.zeros_like(rows) + t + 1) < T)
@@ -112,10 +121,7 @@ def lstm_forward(xw_ptr, w_ptr, hs_ptr, cs_ptr, gates_ptr, len_ptr, t_begin, t_e
         valid = _valid_rows(len_ptr, rows, row_mask, t, HAS_LENGTHS)
         h_prev_ptr = hs_ptr + t * B * H
         for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
-            cols = j0 + tl.arange(0, BLOCK_J)
-            col_mask = cols < H
-            mask = row_mask[:, None] & col_mask[None, :]
-            here = rows[:, None] * H + cols[None, :]
+            cols, col_mask, mask, here = _tile(rows, row_mask, j0, H, BLOCK_J)
             xw_here = xw_ptr + t * B * 4 * H + rows[:, None] * 4 * H + cols[None, :]
             z_i = _matmul(h_prev_ptr, H, rows, row_mask, w_ptr, 1, H, cols, col_mask, H,
                           BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
@@ -170,10 +176,7 @@ def lstm_backward(gy_ptr, d_final_h_ptr, w_ptr, cs_ptr, gates_ptr, dz_ptr, dc_pt
         has_next = _rows_with_next(rows, row_mask, t, T)
         valid_next = _valid_rows(len_ptr, rows, has_next, t + 1, HAS_LENGTHS)
         for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
-            cols = j0 + tl.arange(0, BLOCK_J)
-            col_mask = cols < H
-            mask = row_mask[:, None] & col_mask[None, :]
-            here = rows[:, None] * H + cols[None, :]
+            cols, col_mask, mask, here = _tile(rows, row_mask, j0, H, BLOCK_J)
             d_h = _state_grad(gy_ptr, d_final_h_ptr, dz_ptr, 4 * H, w_ptr, rows, row_mask, has_next, valid_next, cols,
                               col_mask, t, B, H, BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
             d_c = tl.load(dc_ptr + here, mask=mask, other=0.0, cache_modifier=".cg").to(ACC)
@@ -225,10 +228,7 @@ def gru_forward(xw_ptr, w_ptr, b_hn_ptr, hs_ptr, gates_ptr, len_ptr, t_begin, t_
         kind = gates_ptr.dtype.element_ty
         if PHASE_A:
             for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
-                cols = j0 + tl.arange(0, BLOCK_J)
-                col_mask = cols < H
-                mask = row_mask[:, None] & col_mask[None, :]
-                here = rows[:, None] * H + cols[None, :]
+                cols, col_mask, mask, here = _tile(rows, row_mask, j0, H, BLOCK_J)
                 xw_here = xw_ptr + t * B * 3 * H + rows[:, None] * 3 * H + cols[None, :]
                 gates_here = gates_t + rows[:, None] * 4 * H + cols[None, :]
                 r = tl.sigmoid(tl.load(xw_here, mask=mask, other=0.0).to(ACC) + _matmul(
@@ -258,10 +258,7 @@ def gru_forward(xw_ptr, w_ptr, b_hn_ptr, hs_ptr, gates_ptr, len_ptr, t_begin, t_
             tl.debug_barrier()
         if PHASE_B:
             for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
-                cols = j0 + tl.arange(0, BLOCK_J)
-                col_mask = cols < H
-                mask = row_mask[:, None] & col_mask[None, :]
-                here = rows[:, None] * H + cols[None, :]
+                cols, col_mask, mask, here = _tile(rows, row_mask, j0, H, BLOCK_J)
                 gates_here = gates_t + rows[:, None] * 4 * H + cols[None, :]
                 xw_n = tl.load(xw_ptr + t * B * 3 * H + rows[:, None] * 3 * H + 2 * H + cols[None, :],
                                mask=mask, other=0.0).to(ACC)
@@ -303,11 +300,8 @@ def gru_backward(gy_ptr, d_final_h_ptr, w_ptr, hs_ptr, gates_ptr, dxw_ptr, dhh_p
         gates_t = gates_ptr + t * B * 4 * H
         if PHASE_A:
             for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
-                cols = j0 + tl.arange(0, BLOCK_J)
-                col_mask = cols < H
-                mask = row_mask[:, None] & col_mask[None, :]
+                cols, col_mask, mask, here = _tile(rows, row_mask, j0, H, BLOCK_J)
                 next_mask = has_next[:, None] & col_mask[None, :]
-                here = rows[:, None] * H + cols[None, :]
                 gates_here = gates_t + rows[:, None] * 4 * H + cols[None, :]
                 d_h = tl.load(gy_ptr + t * B * H + here, mask=mask, other=0.0).to(ACC)
                 z_next = tl.load(gates_here + B * 4 * H + H, mask=next_mask, other=0.0).to(ACC)
@@ -349,10 +343,7 @@ def gru_backward(gy_ptr, d_final_h_ptr, w_ptr, hs_ptr, gates_ptr, dxw_ptr, dhh_p
             tl.debug_barrier()
         if PHASE_B:
             for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
-                cols = j0 + tl.arange(0, BLOCK_J)
-                col_mask = cols < H
-                mask = row_mask[:, None] & col_mask[None, :]
-                here = rows[:, None] * H + cols[None, :]
+                cols, col_mask, mask, here = _tile(rows, row_mask, j0, H, BLOCK_J)
                 gates_here = gates_t + rows[:, None] * 4 * H + cols[None, :]
                 # ∂L/∂(r h)[j] = Σ_n ∂a_n[n] W_hn[n, j]
                 d_rh = _matmul(dxw_ptr + t * B * 3 * H + 2 * H, 3 * H, rows, row_mask, w_ptr + 2 * H * H, H, 1,
@@ -385,10 +376,7 @@ def rnn_forward(xw_ptr, w_ptr, hs_ptr, gates_ptr, len_ptr, t_begin, t_end, B, H,
         valid = _valid_rows(len_ptr, rows, row_mask, t, HAS_LENGTHS)
         h_prev_ptr = hs_ptr + t * B * H
         for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
-            cols = j0 + tl.arange(0, BLOCK_J)
-            col_mask = cols < H
-            mask = row_mask[:, None] & col_mask[None, :]
-            here = rows[:, None] * H + cols[None, :]
+            cols, col_mask, mask, here = _tile(rows, row_mask, j0, H, BLOCK_J)
             a = tl.load(xw_ptr + t * B * H + here, mask=mask, other=0.0).to(ACC) + _matmul(
                 h_prev_ptr, H, rows, row_mask, w_ptr, 1, H, cols, col_mask, H,
                 BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
@@ -419,10 +407,7 @@ def rnn_backward(gy_ptr, d_final_h_ptr, w_ptr, hs_ptr, da_ptr, dh_ptr, len_ptr, 
         has_next = _rows_with_next(rows, row_mask, t, T)
         valid_next = _valid_rows(len_ptr, rows, has_next, t + 1, HAS_LENGTHS)
         for j0 in range(tl.program_id(1) * BLOCK_J, H, BLOCK_J * tl.num_programs(1)):
-            cols = j0 + tl.arange(0, BLOCK_J)
-            col_mask = cols < H
-            mask = row_mask[:, None] & col_mask[None, :]
-            here = rows[:, None] * H + cols[None, :]
+            cols, col_mask, mask, here = _tile(rows, row_mask, j0, H, BLOCK_J)
             d_h = _state_grad(gy_ptr, d_final_h_ptr, da_ptr, H, w_ptr, rows, row_mask, has_next, valid_next, cols,
                               col_mask, t, B, H, BLOCK_B, BLOCK_J, BLOCK_K, PRECISION, ACC, UPCAST)
             h = tl.load(hs_ptr + (t + 1) * B * H + here, mask=mask, other=0.0).to(ACC)
