@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnlab.backends.triton import kernels
+from rnnlab.cells.base import _flat_mm
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _valid(lengths: Tensor | None, num_steps: int) -> Tensor | None:
+def valid_steps(lengths: Tensor | None, num_steps: int) -> Tensor | None:
     """(T, B, 1) bool: step t of sequence b is real; None without lengths."""
     if lengths is None:
         return None
@@ -108,7 +109,7 @@ def _split_state_grads(d_hs: Tensor, lengths: Tensor | None) -> tuple[Tensor, Te
     gradient of the final state, which the frozen copies past a sequence's end all are."""
     if lengths is None:
         return d_hs.contiguous(), torch.zeros_like(d_hs[0])
-    valid = _valid(lengths, d_hs.shape[0])
+    valid = valid_steps(lengths, d_hs.shape[0])
     return torch.where(valid, d_hs, 0).contiguous(), torch.where(valid, 0, d_hs).sum(0)
 
 
@@ -118,11 +119,6 @@ def _first_step_state_grad(d_recurrent: Tensor, carry: Tensor, lengths: Tensor |
     if lengths is None:
         return d_recurrent
     return torch.where((lengths == 0).unsqueeze(-1), carry, d_recurrent)
-
-
-def _flat_mm(d_out: Tensor, inputs: Tensor) -> Tensor:
-    """Σ_t d_out[t]ᵀ inputs[t]: (T, B, N), (T, B, K) -> (N, K)."""
-    return d_out.reshape(-1, d_out.shape[-1]).t() @ inputs.reshape(-1, inputs.shape[-1])
 
 
 class Keep:
@@ -225,7 +221,7 @@ class GRURecurrence(torch.autograd.Function):
         if receive:
             receive(dh)
         r, z = gates[0, :, :hidden_size], gates[0, :, hidden_size : 2 * hidden_size]
-        direct = torch.where(_valid(lengths, 1)[0], z * d_carry, d_carry) if lengths is not None else z * d_carry
+        direct = torch.where(valid_steps(lengths, 1)[0], z * d_carry, d_carry) if lengths is not None else z * d_carry
         if reset_after:
             d_h0 = dhh[0] @ w + direct
             d_w = _flat_mm(dhh, hs[:-1])

@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from rnnlab.backends.reference import _ScanObserver, reverse_padded
-from rnnlab.backends.triton.launch import GRURecurrence, Keep, LSTMRecurrence, RNNRecurrence
+from rnnlab.backends.triton.launch import GRURecurrence, Keep, LSTMRecurrence, RNNRecurrence, valid_steps
 
 if TYPE_CHECKING:
     from rnnlab.layers.base import RecurrentLayer
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 def run(layer: RecurrentLayer, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
     """Outputs (T, B, D*P) and the final state tensors, each (L*D, B, ·); as `native.run`."""
     if lengths is not None:
-        valid = (torch.arange(xs.shape[0], device=xs.device).unsqueeze(1) < lengths).unsqueeze(-1)
-        xs = torch.where(valid, xs, xs.new_zeros(()))  # padding never influences anything, even NaN
+        # padding never influences anything, even NaN
+        xs = torch.where(valid_steps(lengths, xs.shape[0]), xs, xs.new_zeros(()))
     finals: list[list[Tensor]] = [[] for _ in initial]
     for depth in range(layer.num_layers):
         if depth > 0 and layer.dropout > 0:
@@ -93,7 +93,7 @@ def _direction(layer: RecurrentLayer, w: dict, xs: Tensor, state: tuple[Tensor, 
     if observer is not None:
         _hand_over(layer, observer, keep)
     if lengths is not None:
-        hs = hs * (torch.arange(xs.shape[0], device=xs.device).unsqueeze(1) < lengths).unsqueeze(-1)
+        hs = hs * valid_steps(lengths, xs.shape[0])
     return hs, final
 
 
