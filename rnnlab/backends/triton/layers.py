@@ -78,8 +78,9 @@ def _direction(layer: RecurrentLayer, w: dict, xs: Tensor, state: tuple[Tensor, 
         final = (h_final, c_final)
     elif layer.mode == "GRU":
         if layer.reset_after:  # b_hn stays inside r ⊙ (W_hn h + b_hn); b_hr and b_hz join the input's biases
-            b_rz = torch.cat([b_hh[: 2 * hidden_size], torch.zeros_like(b_hh[:hidden_size])]) if b_hh is not None else None
-            bias = None if b_ih is None else b_ih + b_rz
+            bias = None
+            if b_ih is not None:
+                bias = b_ih + torch.cat([b_hh[: 2 * hidden_size], torch.zeros_like(b_hh[:hidden_size])])
             b_hn = None if b_hh is None else b_hh[2 * hidden_size :]
         else:
             bias, b_hn = (None if b_ih is None else b_ih + b_hh), None
