@@ -67,7 +67,7 @@ from rnnlab.tasks import transforms
 from rnnlab.tasks.baselines import seasonal_naive_forecast
 from rnnlab.tasks.forecast import build_forecaster
 from rnnlab.tasks.forecast_run import ForecastConfig, forecast_levels, load, windows
-from rnnlab.tasks.metrics import mase
+from rnnlab.metrics.regression import mase
 from rnnlab.train import Trainer, TrainerOptions
 
 SPEEDUP_TARGET = 5.0

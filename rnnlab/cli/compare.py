@@ -53,7 +53,7 @@ def parse_vary(text: str | None, config_type: type) -> tuple[str, list] | None:
 
 
 def run(args) -> int:
-    from rnnlab.tasks.compare import compare, table_text  # the training stack, only when used
+    from rnnlab.studies.compare import compare, table_text  # the training stack, only when used
 
     task = get_task(args.task)
     base = dataclass_from_arguments(task.config, args)

@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rnnlab.tasks.study import run_study  # the training stack, only when used
+    from rnnlab.studies.demo import run_study  # the training stack, only when used
 
     if args.jobs < 1:
         raise ValueError(f"jobs must be a positive integer; received {args.jobs}")

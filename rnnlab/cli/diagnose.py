@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from rnnlab.tasks.inspect import diagnose, summary_text
+    from rnnlab.studies.diagnose import diagnose, summary_text
 
     if args.rows < 1:
         raise ValueError(f"rows must be a positive integer; received {args.rows}")

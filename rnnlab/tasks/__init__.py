@@ -5,7 +5,7 @@ The public API of the package is exactly what this module re-exports.
 
 from rnnlab.tasks.baselines import infer_season, naive_forecast, seasonal_naive_forecast
 from rnnlab.tasks.forecast import ForecastModelConfig, Forecaster, build_forecaster
-from rnnlab.tasks.metrics import forecast_metrics, mae, mape, mase, rmse, smape
+from rnnlab.metrics.regression import forecast_metrics, mae, mape, mase, rmse, smape
 
 __all__ = [
     "ForecastModelConfig",

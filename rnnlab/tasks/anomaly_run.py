@@ -9,7 +9,7 @@ training and it calibrates the threshold,
 
 which by default is twice the largest normal score (a calibration span of a few hundred points
 sees less of the normal tail than a test span of thousands will). Every point after the prefix is
-a test point: the metrics (`rnnlab.tasks.anomaly_metrics`) compare its flag and score with its
+a test point: the metrics (`rnnlab.metrics.detection`) compare its flag and score with its
 label. The naive baseline (r_t = x_t − x_{t−1}) is scaled, smoothed and calibrated the same way.
 
 A run directory holds config.json, model.safetensors, metrics.jsonl, test_metrics.json,
@@ -36,7 +36,7 @@ from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_anomaly_scores, plot_losses
 from rnnlab.tasks import anomaly
 from rnnlab.tasks.anomaly import Detector, calibrate_detector
-from rnnlab.tasks.anomaly_metrics import METRIC_NAMES, detection_metrics, format_metrics
+from rnnlab.metrics.detection import METRIC_NAMES, detection_metrics, format_metrics
 from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,
                               save_run, write_json, write_text)

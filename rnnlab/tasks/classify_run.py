@@ -25,7 +25,7 @@ from rnnlab.data.errors import DataError
 from rnnlab.data.text import Tokenizer, Vocabulary, read_labelled_csv, read_text, resolve_text_data
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_confusion, plot_losses
-from rnnlab.tasks.classification_metrics import classification_metrics, majority_class, metrics_table
+from rnnlab.metrics.classification import classification_metrics, majority_class, metrics_table
 from rnnlab.tasks.classify import (POOLINGS, TextBatch, TextClassifier, TextEncoder, predict_probabilities,
                                    stratified_split, text_batches)
 from rnnlab.tasks.registry import Headline, Task

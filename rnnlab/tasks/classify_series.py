@@ -14,7 +14,7 @@ runs with `lengths=` (outputs past n are zeros, final states are those at step n
 direction starts at step n) and the pooling reads steps t ≤ n only, so padding never changes a
 sequence's probabilities.
 
-Baselines: the majority class (`rnnlab.tasks.classification_metrics.majority_baseline`) and the
+Baselines: the majority class (`rnnlab.metrics.classification.majority_baseline`) and the
 1-nearest-neighbour classifier with Euclidean distance (`nearest_neighbour`): every sequence is
 resampled to one length L by linear interpolation (`resample`), flattened to L·C numbers, and
 takes the label of the closest training sequence.

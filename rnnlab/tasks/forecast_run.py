@@ -29,7 +29,7 @@ from rnnlab.report.plots import plot_forecast, plot_losses
 from rnnlab.tasks import transforms
 from rnnlab.tasks.baselines import infer_season, naive_forecast, seasonal_naive_forecast
 from rnnlab.tasks.forecast import ForecastModelConfig, Forecaster, build_forecaster
-from rnnlab.tasks.metrics import forecast_metrics
+from rnnlab.metrics.regression import forecast_metrics
 from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
                               write_json)

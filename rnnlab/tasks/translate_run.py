@@ -32,7 +32,7 @@ from rnnlab.report.atomic import write_bytes_atomically
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_attention, plot_losses
 from rnnlab.tasks import seq2seq
-from rnnlab.tasks.bleu import chrf, corpus_bleu
+from rnnlab.metrics.translation import chrf, corpus_bleu
 from rnnlab.tasks.decoding import Translation, translate
 from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, num_parameters, read_run, resolve_device,

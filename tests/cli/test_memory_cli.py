@@ -13,7 +13,7 @@ import torch
 from rnnlab.cli.main import main
 from rnnlab.layers.base import RecurrentLayer
 from rnnlab.tasks.adding_run import AddingConfig, train_adding
-from rnnlab.tasks.memory_study import adding_study, longest_beaten, study_configs, table_text
+from rnnlab.studies.memory import adding_study, longest_beaten, study_configs, table_text
 from rnnlab.tasks.registry import get_task
 
 TINY = ["--hidden-size", "6", "--batch-size", "8", "--epochs", "2", "--train-sequences", "32",

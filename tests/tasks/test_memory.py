@@ -17,7 +17,7 @@ from rnnlab.tasks.copy_run import CopyConfig
 from rnnlab.tasks.memory import (MemoryModel, adding_metrics, adding_problem, copy_metrics, copy_task,
                                  memoryless_copy_metrics, set_forget_bias)
 from rnnlab.tasks.memory_run import FreshBatches, data_generator
-from rnnlab.tasks.memory_study import (QUICK_STUDY, STUDY, adding_study, command_line, longest_beaten,
+from rnnlab.studies.memory import (QUICK_STUDY, STUDY, adding_study, command_line, longest_beaten,
                                        study_configs)
 
 

@@ -1,11 +1,11 @@
 """The demo's study: RNN vs LSTM vs GRU measured on bundled data, and the course claims judged by the numbers.
 
 Three parts, every architecture trained with the same data, budget and seeds within each:
-1. the adding problem at increasing lengths (`rnnlab.tasks.memory_study`): how far back each one
+1. the adding problem at increasing lengths (`rnnlab.studies.memory`): how far back each one
    remembers, and the gradient flow through time of the trained models;
-2. forecasting the bundled airline series (`rnnlab.tasks.compare`);
-3. sentiment of the bundled Rotten Tomatoes reviews (`rnnlab.tasks.compare`).
-Then each claim of `rnnlab.tasks.claims` is judged on those numbers. Everything is written under
+2. forecasting the bundled airline series (`rnnlab.studies.compare`);
+3. sentiment of the bundled Rotten Tomatoes reviews (`rnnlab.studies.compare`).
+Then each claim of `rnnlab.studies.claims` is judged on those numbers. Everything is written under
 `<out>.partial` and renamed to `<out>` when complete: report.html, study.json, the runs.
 """
 
@@ -24,13 +24,13 @@ import torch
 from rnnlab.diagnostics import gradient_flow
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_gradient_flow, plot_memory_curve
-from rnnlab.tasks import claims
+from rnnlab.studies import claims
 from rnnlab.tasks.classify_run import ClassifyTextConfig
-from rnnlab.tasks.compare import compare, comparison_sections
-from rnnlab.tasks.compare import table_text as comparison_text
+from rnnlab.studies.compare import compare, comparison_sections
+from rnnlab.studies.compare import table_text as comparison_text
 from rnnlab.tasks.forecast_run import ForecastConfig
-from rnnlab.tasks.memory_study import BEATS_RATIO, QUICK_STUDY, STUDY, adding_study, length_table, longest_beaten
-from rnnlab.tasks.memory_study import table_text as adding_text
+from rnnlab.studies.memory import BEATS_RATIO, QUICK_STUDY, STUDY, adding_study, length_table, longest_beaten
+from rnnlab.studies.memory import table_text as adding_text
 from rnnlab.tasks.registry import get_task
 from rnnlab.tasks.run import Stage, write_json
 
@@ -189,7 +189,7 @@ def _or_none(value) -> str:
 def _write_report(out: Path, chosen: StudyPlan, rows, flows, forecast, text, judged, seconds, command, quick) -> None:
     claims_table = Table(columns=["claim", "verdict", "what this run measured"],
                          rows=[[c.statement, c.verdict, c.evidence] for c in judged],
-                         caption="Each verdict is computed from the numbers of this run (rnnlab.tasks.claims).")
+                         caption="Each verdict is computed from the numbers of this run (rnnlab.studies.claims).")
     sections = [Section(heading="The course claims, measured", paragraphs=[
         "Courses on recurrent networks end with claims about the three architectures. This run measured each one "
         "on bundled data; the sections below hold the numbers."], tables=[claims_table])]

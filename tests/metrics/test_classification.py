@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnlab.tasks.classification_metrics import (
+from rnnlab.metrics.classification import (
     accuracy,
     balanced_accuracy,
     classification_metrics,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks.claims import HELD, IN_PART, NOT_HELD, clearly_less, gradient_claim, gru_claim, length_claim, memory_claim
+from rnnlab.studies.claims import HELD, IN_PART, NOT_HELD, clearly_less, gradient_claim, gru_claim, length_claim, memory_claim
 
 LENGTHS = [10, 30, 100, 300, 1000]
 

@@ -10,7 +10,7 @@ Then each is measured on one held-out batch (`Task.probe`):
 - memory: the bytes autograd saves for the backward pass of that batch, parameters excluded. On
   the CPU no allocator reports a peak per model, and this is the part of training memory that
   differs between architectures; on CUDA the allocator's peak over a forward and backward is added;
-- the gradient flow through time and the gates of the first seed's model (`rnnlab.tasks.inspect`).
+- the gradient flow through time and the gates of the first seed's model (`rnnlab.studies.diagnose`).
 
 The comparison is built in `<out>.partial` and renamed to `<out>` when complete.
 """
@@ -27,7 +27,7 @@ import torch
 
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_comparison, plot_gradient_flow
-from rnnlab.tasks.inspect import Inspection, flow_summary, flow_table, inspect, write_plots
+from rnnlab.studies.diagnose import Inspection, flow_summary, flow_table, inspect, write_plots
 from rnnlab.tasks.registry import get_task
 from rnnlab.tasks.run import Probe, RunConfig, Stage, num_parameters, write_json
 

@@ -89,7 +89,7 @@ def gru_claim(tasks: dict[str, dict[str, dict]]) -> Claim:
     """"GRUs have fewer parameters, train faster and use less memory, with comparable accuracy."
 
     Args:
-        tasks: task name -> architecture -> a row of `rnnlab.tasks.compare.aggregate` (metric and
+        tasks: task name -> architecture -> a row of `rnnlab.studies.compare.aggregate` (metric and
             its spread, parameters, epoch_seconds and its spread, saved_bytes) plus
             "higher_is_better" and "metric_name" under the key "_headline".
     """

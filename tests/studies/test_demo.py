@@ -9,8 +9,8 @@ import json
 import pytest
 
 from rnnlab.report.render import find_chromium, render
-from rnnlab.tasks import study
-from rnnlab.tasks.claims import HELD, IN_PART, NOT_HELD
+from rnnlab.studies import demo as study
+from rnnlab.studies.claims import HELD, IN_PART, NOT_HELD
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnnlab.tasks.bleu import chrf, corpus_bleu, ngrams
+from rnnlab.metrics.translation import chrf, corpus_bleu, ngrams
 from rnnlab.tasks.decoding import replace_unknowns
 
 CAT = "the cat sat on the mat".split()

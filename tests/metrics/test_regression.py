@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnlab.tasks import forecast_metrics, mae, mape, mase, rmse, smape
+from rnnlab.metrics.regression import forecast_metrics, mae, mape, mase, rmse, smape
 
 ACTUAL = np.array([2.0, 4.0, 5.0, 10.0])
 FORECAST = np.array([3.0, 2.0, 5.0, 13.0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnlab.tasks.anomaly_metrics import (average_precision, detection_metrics, format_metrics, point_adjust,
+from rnnlab.metrics.detection import (average_precision, detection_metrics, format_metrics, point_adjust,
                                           precision_recall_f1, segments, ucr_check)
 
 
