@@ -7,10 +7,7 @@ appended lines, as `tail -f` does, until Ctrl-C or `--max-points`.
 
 from __future__ import annotations
 
-import os
-import sys
-
-from rnnlab.tasks.anomaly_run import detect_lines
+from rnnlab.tasks.registry import get_estimator
 
 
 def add_parser(subparsers) -> None:
@@ -31,17 +28,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    if not args.interval > 0:
-        raise ValueError(f"--interval must be positive; received {args.interval}")
-    if args.max_points is not None and args.max_points < 1:
-        raise ValueError(f"--max-points must be a positive integer; received {args.max_points}")
+    detector = get_estimator("anomaly").load(args.run_dir)
     try:
-        for line in detect_lines(args.run_dir, args.data, follow=args.follow, interval=args.interval,
-                                 max_points=args.max_points, fill=args.fill):
+        for line in detector.detect_lines(args.data, follow=args.follow, interval=args.interval,
+                                          max_points=args.max_points, fill=args.fill):
             print(line, flush=True)
     except KeyboardInterrupt:  # the way a --follow session ends
         return 130
-    except BrokenPipeError:  # the reader (head, a closed pipe) has gone: stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
-        return 0
     return 0

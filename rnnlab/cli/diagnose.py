@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
+
+from rnnlab.cli.args import command_line
 
 
 def add_parser(subparsers) -> None:
@@ -19,9 +19,6 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from rnnlab.studies.diagnose import diagnose, summary_text
 
-    if args.rows < 1:
-        raise ValueError(f"rows must be a positive integer; received {args.rows}")
-    command = "rnnlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    summary = diagnose(args.run_dir, args.out, rows=args.rows, command=command)
+    summary = diagnose(args.run_dir, args.out, rows=args.rows, command=command_line())
     print(json.dumps(summary, indent=2) if args.json else summary_text(summary))
     return 0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rnnlab.tasks.registry import get_task
-from rnnlab.tasks.run import read_run
+from rnnlab.tasks import load
 
 
 def add_parser(subparsers) -> None:
@@ -17,7 +16,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    task = get_task(read_run(args.run_dir)["task"])
-    result = task.evaluate(args.run_dir, args.data)
-    print(json.dumps(result, indent=2) if args.json else task.evaluate_text(result))
+    estimator = load(args.run_dir)
+    result = estimator.evaluate(args.data)
+    print(json.dumps(result, indent=2) if args.json else estimator.evaluate_text(result))
     return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 FORMATS = ("onnx",)
 
 
@@ -25,8 +23,6 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     if args.format not in FORMATS:
         raise ValueError(f"format must be one of {list(FORMATS)}; received {args.format!r}")
-    if not Path(args.run_dir).is_dir():
-        raise FileNotFoundError(f"run directory {args.run_dir!r} does not exist")
     try:  # optional dependencies: imported only when exporting
         from rnnlab.interop.onnx_runs import export_run
     except ImportError as error:

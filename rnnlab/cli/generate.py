@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks.generate_run import generate_text
+from rnnlab.tasks.registry import get_estimator
 
 
 def add_parser(subparsers) -> None:
@@ -25,6 +25,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    print(generate_text(args.run_dir, args.prompt, length=args.length, temperature=args.temperature,
-                        top_k=args.top_k, top_p=args.top_p, seed=args.seed))
+    model = get_estimator("generate").load(args.run_dir)
+    print(model.generate(args.prompt, length=args.length, temperature=args.temperature, top_k=args.top_k,
+                         top_p=args.top_p, seed=args.seed))
     return 0

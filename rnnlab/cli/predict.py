@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks.registry import get_task
-from rnnlab.tasks.run import read_run
+from rnnlab.tasks import load
 
 
 def add_parser(subparsers) -> None:
@@ -17,7 +16,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    task = get_task(read_run(args.run_dir)["task"])
-    for line in task.predict(args.run_dir, data=args.data, text=args.text):
+    for line in load(args.run_dir).predict_lines(data=args.data, text=args.text):
         print(line)
     return 0

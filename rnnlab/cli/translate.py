@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rnnlab.tasks.translate_run import translate_texts
+from rnnlab.tasks.registry import get_estimator
 
 
 def add_parser(subparsers) -> None:
@@ -19,6 +19,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    for translation, score in translate_texts(args.run_dir, args.sentences, beam_size=args.beam):
+    translator = get_estimator("translate").load(args.run_dir)
+    for translation, score in translator.translate(args.sentences, beam_size=args.beam, return_scores=True):
         print(f"{translation}\t{score:.4f}" if args.show_score else translation)
     return 0

@@ -7,6 +7,7 @@ column, the line and the value.
 """
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +37,15 @@ class Series:
         columns: the C input column names, in the order of ``values``' columns; the target is one.
         target: the name of the column to forecast.
         times: the time column's raw strings (N of them), or None when there is no time column.
+        index: the pandas index the series came with (`rnnlab.data.frames`), or None; forecasts
+            from it are indexed by the index's own next timestamps.
     """
 
     values: np.ndarray
     columns: tuple[str, ...]
     target: str
     times: tuple[str, ...] | None = None
+    index: object = None
 
     def __post_init__(self):
         if self.values.ndim != 2 or self.values.shape[1] != len(self.columns):
@@ -92,7 +96,7 @@ def read_csv(path, target: str, *, columns=None, time_column="auto", fill=None) 
     values = np.empty((len(rows), len(names)))                        # (N, C)
     for c, name in enumerate(names):
         column = _parse_column(path, name, [row[header.index(name)] for row in rows], lines)
-        values[:, c] = _fill_column(path, name, column, lines, fill)
+        values[:, c] = fill_column(path, name, column, lines, fill)
     times = None if time_name is None else tuple(row[header.index(time_name)] for row in rows)
     return Series(values=values, columns=tuple(names), target=target, times=times)
 
@@ -102,12 +106,17 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
     rows, lines = [], []
-    with path.open(newline="", encoding="utf-8-sig") as file:   # -sig: tolerate a BOM
-        reader = csv.reader(file)
-        for row in reader:
-            if any(cell.strip() for cell in row):              # blank lines carry no time step
-                rows.append([cell.strip() for cell in row])
-                lines.append(reader.line_num)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")                         # -sig: tolerate a BOM
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataError(f"{path}: not UTF-8: byte {data[error.start:error.start + 1]!r} at line {line}") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for row in reader:
+        if any(cell.strip() for cell in row):                  # blank lines carry no time step
+            rows.append([cell.strip() for cell in row])
+            lines.append(reader.line_num)
     if not rows:
         raise DataError(f"{path}: file is empty (no header and no rows)")
     header, rows, lines = rows[0], rows[1:], lines[1:]
@@ -163,8 +172,20 @@ def _parse_column(path: Path, name: str, cells: list[str], lines: list[int]) -> 
     return column
 
 
-def _fill_column(path: Path, name: str, column: np.ndarray, lines: list[int], fill) -> np.ndarray:
-    """Return ``column`` with its NaNs filled by ``fill``, or raise if that is impossible."""
+def fill_column(source, name: str, column: np.ndarray, lines: list[int], fill, *, where: str = "line") -> np.ndarray:
+    """Return ``column`` with its NaNs filled by ``fill``, or raise if that is impossible.
+
+    Args:
+        source: the file (or argument) the column came from, for messages.
+        name: the column's name.
+        column: (N,) float64, NaN where missing.
+        lines: the line (or row) number of each value, for messages.
+        fill: None (refuse missing values) or one of `FILL_MODES`.
+        where: what `lines` count: "line" of a file, or "row" of data in memory.
+    """
+    path = source
+    if fill is not None and fill not in FILL_MODES:
+        raise DataError(f"fill must be one of {[None, *FILL_MODES]}; received {fill!r}")
     missing = np.isnan(column)                                        # (N,)
     if not missing.any():
         return column
@@ -173,7 +194,7 @@ def _fill_column(path: Path, name: str, column: np.ndarray, lines: list[int], fi
     first_line = lines[int(np.argmax(missing))]
     if fill is None:
         raise DataError(f"{path}: column {name!r} has {int(missing.sum())} missing cells (first at "
-                        f"line {first_line}); use fill='ffill', 'interpolate' or 'zero' to fill them")
+                        f"{where} {first_line}); use fill='ffill', 'interpolate' or 'zero' to fill them")
     steps = np.arange(len(column))
     if fill == "zero":
         return np.where(missing, 0.0, column)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -33,3 +34,13 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json(path: str | os.PathLike, value) -> Path:
+    """Writes `value` as indented JSON, atomically."""
+    return write_bytes_atomically(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Writes `text` as UTF-8, atomically."""
+    return write_bytes_atomically(path, text.encode("utf-8"))

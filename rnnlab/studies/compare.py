@@ -1,8 +1,8 @@
 """RNN vs LSTM vs GRU on one task, measured: the comparison every course on recurrent networks ends with.
 
 Every architecture (and, optionally, every value of one more setting) is trained on the same data
-with the same budget and the same seeds, each run into its own directory by the task's own `train`.
-Then each is measured on one held-out batch (`Task.probe`):
+with the same budget and the same seeds by the task's own estimator, and each run saved in its own directory.
+Then each is measured on one held-out batch (`Estimator.probe`):
 
 - the task's headline metric against its baseline, as mean ± standard deviation over the seeds;
 - parameters, training time (total, and the median seconds per epoch, which early stopping does
@@ -18,18 +18,22 @@ The comparison is built in `<out>.partial` and renamed to `<out>` when complete.
 from __future__ import annotations
 
 import dataclasses
-import json
+import shutil
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_comparison, plot_gradient_flow
 from rnnlab.studies.diagnose import Inspection, flow_summary, flow_table, inspect, write_plots
-from rnnlab.tasks.registry import get_task
-from rnnlab.tasks.run import Probe, RunConfig, Stage, num_parameters, write_json
+from rnnlab.report.atomic import write_json
+from rnnlab.tasks.api import Probe
+from rnnlab.tasks.estimator import Estimator
+from rnnlab.tasks.pipeline import num_parameters
+from rnnlab.tasks.rundir import Stage
 
 ARCHITECTURES = ("rnn", "lstm", "gru")
 
@@ -77,18 +81,6 @@ def cuda_peak_bytes(probe: Probe) -> int | None:
     return torch.cuda.max_memory_allocated(device)
 
 
-def epoch_seconds(run_dir: Path) -> tuple[int, float]:
-    """Epochs trained and the median seconds an epoch took, from the run's metrics.jsonl."""
-    seconds = []
-    path = Path(run_dir) / "metrics.jsonl"
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if "seconds" in record and "epoch" in record:
-                seconds.append(record["seconds"])
-    return len(seconds), (statistics.median(seconds) if seconds else float("nan"))
-
-
 def variants(models, vary: tuple[str, list] | None) -> list[tuple[str, dict]]:
     """(name, overrides) for every model, and every value of the varied setting when there is one."""
     result = []
@@ -101,64 +93,101 @@ def variants(models, vary: tuple[str, list] | None) -> list[tuple[str, dict]]:
     return result
 
 
-def compare(task_name: str, base: RunConfig, out: str | Path, *, models=ARCHITECTURES, seeds=(0,),
-            vary: tuple[str, list] | None = None, probe_rows: int = 64, quiet: bool = True, command: str = "",
-            log=print) -> dict:
-    """Trains every variant of `base` for every seed under `out` and compares them.
+def check_vary(estimator: Estimator, vary: tuple[str, list] | None) -> None:
+    """ValueError unless `vary` names one setting of the estimator other than those compare crosses itself."""
+    if vary is None:
+        return
+    name, values = vary
+    if name in ("model", "seed"):
+        raise ValueError(f"vary cannot name {name!r}: compare already crosses the models (--models) and the seeds "
+                         f"(--seeds); received vary={name}={','.join(map(str, values))}")
+    settings = [k for k in estimator.get_params() if k != "verbose"]
+    if name not in settings:
+        raise ValueError(f"vary must name a setting of the {estimator.task.name} task ({', '.join(settings)}); "
+                         f"received {name!r}")
+    if not values:
+        raise ValueError(f"vary must give at least one value for {name}; received none")
+
+
+def compare(estimator: Estimator, data: Any, out: str | Path, *, data_options: dict | None = None,
+            models=ARCHITECTURES, seeds=(0,), vary: tuple[str, list] | None = None, probe_rows: int = 64,
+            command: str = "", log=print) -> dict:
+    """Trains every variant of `estimator` for every seed under `out` and compares them.
 
     Args:
-        task_name: a registered task ("forecast", "classify-text", "adding", ...).
-        base: the task's config; its `model`, `seed` and `out` are replaced per run.
+        estimator: an unfitted task estimator holding the base settings; its `model` and `seed`
+            (and the varied setting) are replaced per run, e.g. `rnnlab.Forecaster(window=24)`.
+        data: what each run is fitted on (None for the generated memory tasks).
+        out: the directory to write; it must not exist. Each run is saved in a folder of it.
+        data_options: the estimator's other `fit` data arguments (a target, columns, ...).
         models: the architectures to train.
         seeds: one run per seed per variant; the table shows mean ± standard deviation.
-        vary: (field, values) of one more setting to cross with the models, e.g. ("hidden_size", [32, 64]).
+        vary: (setting, values) of one more setting to cross with the models, e.g. ("hidden_size", [32, 64]).
         probe_rows: held-out sequences in the batch that inference, memory and gradients are measured on.
+        log: called with one line as each run finishes ("run k of N: ...").
 
     Returns:
         {"task", "headline": (metric, higher_is_better, baseline), "runs": one dict per run,
          "rows": one aggregated dict per variant, "inspections": {variant: Inspection of its first seed}}.
+
+    Raises:
+        ValueError: for a bad setting, seed list or `vary`, before anything is trained or written.
     """
-    task = get_task(task_name)
+    task = estimator.task
     stage = Stage(out)  # refuses an existing out before anything is trained
-    out = stage.out
     if not seeds:
         raise ValueError("seeds must name at least one seed; received none")
-    if vary is not None and vary[0] not in {f.name for f in dataclasses.fields(base)}:
-        raise ValueError(f"vary must name a setting of the {task_name} task; received {vary[0]!r}")
+    check_vary(estimator, vary)
+    plan = [(name, overrides, seed) for name, overrides in variants(models, vary) for seed in seeds]
+    for _, overrides, _ in plan[:: len(seeds)]:  # every variant's settings, checked before the first run
+        type(estimator)(**{**estimator.get_params(), **overrides}).config(data, **(data_options or {}))
     partial = stage.open()
-    runs, inspections = [], {}
-    for name, overrides in variants(models, vary):
-        for seed in seeds:
+    try:
+        runs, inspections = [], {}
+        for index, (name, overrides, seed) in enumerate(plan, start=1):
             run_dir = partial / (name.lower().replace(" ", "-").replace("=", "") + f"-seed{seed}")
-            config = dataclasses.replace(base, **overrides, seed=seed, out=str(run_dir))
-            summary = task.train(config, quiet=True, command=command)
-            runs.append(_measure(task, name, seed, summary, run_dir, probe_rows, config, inspections)
-                        | {"run_dir": str(out / run_dir.name)})  # where it will be once the comparison is complete
-            log(f"{name} seed {seed}: {task.headline.metric} {runs[-1]['metric']:.4g} "
+            fitted = _fit(estimator, overrides, seed, data, data_options)
+            fitted.save(run_dir, command=command or fitted.command_line())
+            runs.append(_measure(task, name, seed, fitted, probe_rows, inspections)
+                        | {"run_dir": str(stage.out / run_dir.name)})  # where it will be once the comparison is complete
+            log(f"run {index} of {len(plan)}: {name} seed {seed}: {task.headline.metric} {runs[-1]['metric']:.4g} "
                 f"({runs[-1]['seconds']:.1f} s)")
-    rows = aggregate(runs)
-    result = {"task": task_name, "headline": dataclasses.astuple(task.headline), "runs": runs, "rows": rows,
-              "inspections": inspections}
-    write_json(partial / "compare.json", {k: v for k, v in result.items() if k != "inspections"} | {
-        "flow": {name: flow_summary(i.flow) for name, i in inspections.items()}})
-    _write_report(partial, task_name, task.headline, base, result, seeds, command)
+        rows = aggregate(runs)
+        result = {"task": task.name, "headline": dataclasses.astuple(task.headline), "runs": runs, "rows": rows,
+                  "inspections": inspections}
+        write_json(partial / "compare.json", {k: v for k, v in result.items() if k != "inspections"} | {
+            "flow": {name: flow_summary(i.flow) for name, i in inspections.items()}})
+        _write_report(partial, task.name, estimator, result, seeds, command)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # nothing half-done is left behind; nothing can resume it
+        raise
     stage.finish()
     return result
 
 
-def _measure(task, name, seed, summary, run_dir, probe_rows, config, inspections) -> dict:
-    probe = task.probe(run_dir, rows=probe_rows)
-    metrics = summary["metrics"]
-    headline = task.headline
-    epochs, per_epoch = epoch_seconds(run_dir)
+def _fit(estimator: Estimator, overrides: dict, seed: int, data: Any, data_options: dict | None) -> Estimator:
+    """A fresh estimator with the base settings and `overrides`, fitted quietly on `data`."""
+    run = type(estimator)(**{**estimator.get_params(), **overrides, "seed": seed, "verbose": False})
+    return run.fit(data, **(data_options or {})) if task_reads_data(run) else run.fit()
+
+
+def task_reads_data(estimator: Estimator) -> bool:
+    """True for a task that is fitted on data (every task but the generated memory tasks)."""
+    return "data" in estimator.task.config_class.DATA
+
+
+def _measure(task, name: str, seed: int, fitted: Estimator, probe_rows: int, inspections: dict) -> dict:
+    probe = fitted.probe(probe_rows)
+    metrics, headline = fitted.test_metrics_, task.headline
+    seconds = [record["seconds"] for record in fitted.history_ if record.get("seconds") is not None]
     run = {"name": name, "seed": seed, "metric": metrics["model"][headline.metric],
            "baseline": metrics.get(headline.baseline, {}).get(headline.metric, float("nan")),
-           "parameters": summary.get("parameters") or num_parameters(probe.model),
-           "seconds": summary.get("seconds", float("nan")), "epochs": epochs, "epoch_seconds": per_epoch,
+           "parameters": num_parameters(probe.model), "seconds": fitted.training_seconds_,
+           "epochs": len(fitted.history_), "epoch_seconds": statistics.median(seconds) if seconds else float("nan"),
            "inference_ms": 1000 * inference_seconds(probe), "saved_bytes": saved_activation_bytes(probe.model, probe.loss),
            "cuda_peak_bytes": cuda_peak_bytes(probe), "probe": probe.description}
     if name not in inspections:
-        inspections[name] = inspect(probe, clip=config.grad_clip or None)
+        inspections[name] = inspect(probe, clip=fitted.grad_clip or None)
     return run
 
 
@@ -231,11 +260,12 @@ def comparison_sections(result: dict, out: Path, *, heading: str, intro: str, pr
     return sections
 
 
-def _write_report(out: Path, task_name: str, headline, base: RunConfig, result: dict, seeds, command: str) -> None:
+def _write_report(out: Path, task_name: str, estimator: Estimator, result: dict, seeds, command: str) -> None:
     intro = (f"Each model is trained on the same {task_name} data with the same optimiser, budget and seeds "
              f"({', '.join(map(str, seeds))}), then measured on one held-out batch "
              f"({result['runs'][0]['probe']}). Memory is what autograd saves for the backward pass of that batch.")
     sections = comparison_sections(result, out, heading=f"{task_name}: RNN vs LSTM vs GRU", intro=intro)
-    sections.append(Section(heading="Settings", tables=[base.settings_table()]))
+    settings = [[k, v] for k, v in estimator.get_params().items() if k not in ("model", "seed", "verbose")]
+    sections.append(Section(heading="Settings", tables=[Table(columns=["setting", "value"], rows=settings)]))
     write_report(out / "report.html", title=f"rnnlab compare {task_name}", sections=sections,
                  command=command or f"rnnlab compare {task_name}")

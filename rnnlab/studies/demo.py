@@ -25,14 +25,13 @@ from rnnlab.diagnostics import gradient_flow
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_gradient_flow, plot_memory_curve
 from rnnlab.studies import claims
-from rnnlab.tasks.classify_run import ClassifyTextConfig
+from rnnlab.report.atomic import write_json
 from rnnlab.studies.compare import compare, comparison_sections
 from rnnlab.studies.compare import table_text as comparison_text
-from rnnlab.tasks.forecast_run import ForecastConfig
 from rnnlab.studies.memory import BEATS_RATIO, QUICK_STUDY, STUDY, adding_study, length_table, longest_beaten
 from rnnlab.studies.memory import table_text as adding_text
-from rnnlab.tasks.registry import get_task
-from rnnlab.tasks.run import Stage, write_json
+from rnnlab.tasks import AddingProblem, Forecaster, TextClassifier
+from rnnlab.tasks.rundir import Stage
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -42,23 +41,25 @@ class StudyPlan:
     """What the study trains; `default_plan()` gives the default and the quick one."""
 
     seeds: tuple[int, ...]  # forecasting and text
-    forecast: ForecastConfig
-    text: ClassifyTextConfig
+    forecast: Forecaster    # unfitted, with the study's settings; fitted on `forecast_data`
+    text: TextClassifier    # likewise, on `text_data`
     lengths: tuple[int, ...]  # adding problem
     adding_seeds: tuple[int, ...]
     updates: int | dict[int, int]  # optimizer steps per adding run (or per length)
     adding_hidden_size: int = 32
+    forecast_data: str = "airline"
+    text_data: str = "rotten_tomatoes"
 
 
 def default_plan(quick: bool = False) -> StudyPlan:
     """The default study (about 10 minutes on 2 CPU cores) or the quick one (about 2)."""
-    forecast = ForecastConfig(data="airline", hidden_size=32, epochs=150)
-    text = ClassifyTextConfig(data="rotten_tomatoes", bidirectional=False, hidden_size=32, embedding_dim=32, epochs=4)
+    forecast = dict(hidden_size=32, epochs=150)
+    text = dict(bidirectional=False, hidden_size=32, embedding_dim=32, epochs=4)
     if quick:
-        return StudyPlan(seeds=(0,), forecast=dataclasses.replace(forecast, epochs=60),
-                         text=dataclasses.replace(text, epochs=2), lengths=QUICK_STUDY["lengths"],
+        return StudyPlan(seeds=(0,), forecast=Forecaster(**{**forecast, "epochs": 60}),
+                         text=TextClassifier(**{**text, "epochs": 2}), lengths=QUICK_STUDY["lengths"],
                          adding_seeds=QUICK_STUDY["seeds"], updates=QUICK_STUDY["updates"])
-    return StudyPlan(seeds=(0, 1, 2), forecast=forecast, text=text, lengths=STUDY["lengths"],
+    return StudyPlan(seeds=(0, 1, 2), forecast=Forecaster(**forecast), text=TextClassifier(**text), lengths=STUDY["lengths"],
                      adding_seeds=STUDY["seeds"], updates=STUDY["updates"])
 
 
@@ -76,9 +77,10 @@ def run_study(out: str | Path, *, quick: bool = False, plan: StudyPlan | None = 
                         updates=chosen.updates, hidden_size=chosen.adding_hidden_size, jobs=jobs, log=log)
     flows = _adding_flows(rows, chosen.adding_seeds[0])
     log("2/3 forecasting the airline series")
-    forecast = compare("forecast", chosen.forecast, partial / "forecast", seeds=chosen.seeds, command=command, log=log)
+    forecast = compare(chosen.forecast, chosen.forecast_data, partial / "forecast", seeds=chosen.seeds,
+                       command=command, log=log)
     log("3/3 sentiment of Rotten Tomatoes reviews")
-    text = compare("classify-text", chosen.text, partial / "text", seeds=chosen.seeds, command=command, log=log)
+    text = compare(chosen.text, chosen.text_data, partial / "text", seeds=chosen.seeds, command=command, log=log)
 
     judged = judge(rows, flows, {"forecast": forecast, "classify-text": text})
     seconds = time.perf_counter() - started
@@ -93,11 +95,10 @@ def run_study(out: str | Path, *, quick: bool = False, plan: StudyPlan | None = 
 
 def _adding_flows(rows: list[dict], seed: int) -> dict[int, dict[str, object]]:
     """The gradient flow of each cell's trained adding model, per length, for the first seed's runs."""
-    task = get_task("adding")
     flows: dict[int, dict[str, object]] = {}
     for row in rows:
         if row["seed"] == seed:
-            probe = task.probe(row["run_dir"], rows=64)
+            probe = AddingProblem.load(row["run_dir"]).probe(64)
             flows.setdefault(row["length"], {})[row["cell"].upper()] = gradient_flow(probe.model, probe.loss)
     return flows
 
@@ -196,7 +197,8 @@ def _write_report(out: Path, chosen: StudyPlan, rows, flows, forecast, text, jud
     sections += _adding_sections(out, rows, flows)
     seeds = ", ".join(map(str, chosen.seeds))
     sections += comparison_sections(forecast, out, heading="Forecasting the airline series", prefix="forecast_", intro=(
-        f"Monthly airline passengers: {chosen.forecast.window}-month windows, {chosen.forecast.horizon}-month horizon, "
+        f"Monthly airline passengers ({chosen.forecast_data}): {chosen.forecast.window}-month windows, "
+        f"{chosen.forecast.horizon}-month horizon, "
         f"hidden size {chosen.forecast.hidden_size}, at most {chosen.forecast.epochs} epochs, seeds {seeds}. MASE "
         "below 1 beats seasonal naive."))
     sections += comparison_sections(text, out, heading="Sentiment of Rotten Tomatoes reviews", prefix="text_", intro=(

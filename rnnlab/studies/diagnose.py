@@ -18,8 +18,9 @@ import torch
 from rnnlab.diagnostics import GradientFlow, Recording, gradient_flow, record
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_gate_heatmaps, plot_gate_histograms, plot_gradient_flow, saturation
-from rnnlab.tasks.registry import get_task
-from rnnlab.tasks.run import Probe, read_run, write_json
+from rnnlab.report.atomic import write_json
+from rnnlab.tasks import load
+from rnnlab.tasks.api import Probe
 
 
 @dataclass(frozen=True)
@@ -136,18 +137,15 @@ def diagnose(run_dir: str | Path, out: str | Path | None = None, *, rows: int = 
         {"run_dir", "out", "task", "model", "probe": the batch's description, "flow": `flow_summary`}.
     """
     run_dir = Path(run_dir)
-    saved = read_run(run_dir)
-    task = get_task(saved["task"])
-    config = saved.get("config", saved)
-    clip = config.get("grad_clip") or None
-    inspection = inspect(task.probe(run_dir, rows=rows), clip=clip)
+    estimator = load(run_dir)
+    inspection = inspect(estimator.probe(rows), clip=estimator.grad_clip or None)
     out = Path(out) if out is not None else run_dir / "diagnose"
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    model_name = str(config.get("model", "")).upper()
+    model_name, task = estimator.model.upper(), estimator.task.name
     images = write_plots(inspection, partial, title=model_name)
-    summary = {"run_dir": str(run_dir), "out": str(out), "task": saved["task"], "model": config.get("model"),
+    summary = {"run_dir": str(run_dir), "out": str(out), "task": task, "model": estimator.model,
                "probe": inspection.probe.description, "flow": flow_summary(inspection.flow)}
     write_json(partial / "diagnose.json", summary)
     sections = [
@@ -158,7 +156,7 @@ def diagnose(run_dir: str | Path, out: str | Path | None = None, *, rows: int = 
         Section(heading="Gates", tables=[gate_table(inspection)],
                 images=[p for p in images if not p.name.endswith("gradient_flow.png")]),
     ]
-    write_report(partial / "report.html", title=f"rnnlab diagnose: {saved['task']} {model_name} ({run_dir.name})",
+    write_report(partial / "report.html", title=f"rnnlab diagnose: {task} {model_name} ({run_dir.name})",
                  sections=sections, command=command or f"rnnlab diagnose {run_dir}")
     if out.exists():
         shutil.rmtree(out)

@@ -1,6 +1,6 @@
 """The adding-length study: at which sequence length does each architecture stop beating the mean?
 
-Every (cell, length, seed) is one adding-problem run (`rnnlab.tasks.adding_run.train_adding`) under
+Every (cell, length, seed) is one adding-problem run (`rnnlab.AddingProblem`), saved under
 `out/T{length}/{cell}-seed{seed}`. At a given length every cell gets the same budget: the same
 number of updates, batch size, learning rate and hidden size; only the LSTM's forget-gate bias is
 an LSTM setting (see `rnnlab.tasks.memory.MemoryModel`). The number of updates may differ between
@@ -13,19 +13,19 @@ the mean predictor, and the first at which it does not.
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
-import shlex
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
-from rnnlab.tasks.adding_run import AddingConfig, train_adding
-from rnnlab.tasks.forecast import ENCODERS
-from rnnlab.tasks.run import write_json
+from rnnlab.report.atomic import write_json
+from rnnlab.tasks.memory import AddingProblem
+from rnnlab.tasks.parts import ENCODERS
+from rnnlab.tasks.pipeline import num_parameters
 
 LENGTHS = (10, 30, 100, 300, 1000)
 BEATS_RATIO = 0.9
@@ -37,14 +37,21 @@ STUDY = {"lengths": LENGTHS, "seeds": (0, 1), "updates": {10: 1600, 30: 1600, 10
 QUICK_STUDY = {"lengths": (10, 30, 100, 1000), "seeds": (0,), "updates": 400}
 
 
-def study_configs(out: str | Path, *, cells: Iterable[str], lengths: Iterable[int], seeds: Iterable[int],
-                  updates: int | Mapping[int, int], evaluations: int, base: AddingConfig) -> list[AddingConfig]:
-    """One config per (length, cell, seed), in that order, each with its own run directory under `out`.
+class Run(NamedTuple):
+    """One run of the study: its settings (an `AddingProblem`'s) and its directory."""
+
+    settings: dict
+    run_dir: Path
+
+
+def study_runs(out: str | Path, *, cells: Iterable[str], lengths: Iterable[int], seeds: Iterable[int],
+               updates: int | Mapping[int, int], evaluations: int, base: dict) -> list[Run]:
+    """One run per (length, cell, seed), in that order, each with its own run directory under `out`.
 
     A length's `updates` (one number for all, or one per length) are split into `evaluations`
     epochs of ⌈updates / evaluations⌉ batches each, validated at every epoch's end.
     """
-    configs = []
+    runs = []
     for length in lengths:
         budget = updates.get(length) if isinstance(updates, Mapping) else updates
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < evaluations:
@@ -53,40 +60,30 @@ def study_configs(out: str | Path, *, cells: Iterable[str], lengths: Iterable[in
         per_epoch = -(-budget // evaluations)
         for cell in cells:
             for seed in seeds:
-                run_dir = Path(out) / f"T{length}" / f"{cell}-seed{seed}"
-                configs.append(dataclasses.replace(base, model=cell, length=length, seed=seed, epochs=evaluations,
-                                                   train_sequences=per_epoch * base.batch_size, out=str(run_dir)))
-    return configs
+                settings = {**base, "model": cell, "length": length, "seed": seed, "epochs": evaluations,
+                            "train_sequences": per_epoch * base["batch_size"]}
+                runs.append(Run(settings, Path(out) / f"T{length}" / f"{cell}-seed{seed}"))
+    return runs
 
 
-def command_line(config: AddingConfig) -> str:
-    """The `rnnlab train adding` command that trains `config`: its settings that differ from the defaults."""
-    words = ["rnnlab", "train", "adding"]
-    for item in dataclasses.fields(config):
-        value = getattr(config, item.name)
-        if value == item.default:
-            continue
-        flag = "--" + item.name.replace("_", "-")
-        if isinstance(value, bool):
-            words.append(flag if value else "--no-" + flag[2:])
-        else:
-            words += [flag, "none" if value is None else shlex.quote(str(value))]
-    return " ".join(words)
+def _train(run: Run) -> dict:
+    """Fits and saves one run; its summary (what `_row` needs)."""
+    problem = AddingProblem(**run.settings).fit()
+    problem.save(run.run_dir)
+    return {"metrics": problem.test_metrics_, "parameters": num_parameters(problem.network_),
+            "updates": problem.history_[-1]["steps"], "seconds": problem.training_seconds_,
+            "run_dir": str(run.run_dir)}
 
 
-def _train(config: AddingConfig, quiet: bool = True) -> dict:
-    return train_adding(config, quiet=quiet, command=command_line(config))
-
-
-def _train_in_worker(config: AddingConfig) -> dict:
+def _train_in_worker(run: Run) -> dict:
     torch.set_num_threads(1)  # a worker of a parallel study: one core each
-    return _train(config)
+    return _train(run)
 
 
 def adding_study(out: str | Path, *, cells: Iterable[str] = ("rnn", "lstm", "gru"), lengths: Iterable[int] = LENGTHS,
                  seeds: Iterable[int] = (0, 1), updates: int | Mapping[int, int] = 800, batch_size: int = 32,
                  hidden_size: int = 32, learning_rate: float = 1e-2, forget_bias: float | None = 1.0,
-                 evaluations: int = 10, test_sequences: int = 1000, jobs: int = 1, quiet: bool = True,
+                 evaluations: int = 10, test_sequences: int = 1000, jobs: int = 1,
                  log: Callable[[str], None] | None = None) -> list[dict]:
     """Trains every (cell, length, seed) on the adding problem with the same budget per length.
 
@@ -105,8 +102,7 @@ def adding_study(out: str | Path, *, cells: Iterable[str] = ("rnn", "lstm", "gru
             here. The runs are small, so one process per core beats threads within a run. As with
             any multiprocessing, a script calling this with jobs > 1 must guard its entry point
             with `if __name__ == "__main__":`.
-        quiet: no progress output from the runs.
-        log: called with one line as each run finishes, e.g. `print`.
+        log: called with one line as each run finishes ("run k of N: ..."), e.g. `print`.
 
     Returns:
         One row per run, in (length, cell, seed) order: cell, length, seed, mse (test), baseline_mse
@@ -117,46 +113,52 @@ def adding_study(out: str | Path, *, cells: Iterable[str] = ("rnn", "lstm", "gru
     for cell in cells:  # checked before the first run, not when its turn comes
         if cell not in ENCODERS:
             raise ValueError(f"cells must name cells among {sorted(ENCODERS)}; received {cell!r}")
-    base = AddingConfig(hidden_size=hidden_size, batch_size=batch_size, learning_rate=learning_rate,
-                        forget_bias=forget_bias, test_sequences=test_sequences, patience=0)
-    configs = study_configs(out, cells=cells, lengths=tuple(lengths), seeds=tuple(seeds), updates=updates,
-                            evaluations=evaluations, base=base)
-    if not configs:
+    base = dict(hidden_size=hidden_size, batch_size=batch_size, learning_rate=learning_rate,
+                forget_bias=forget_bias, test_sequences=test_sequences, patience=0)
+    runs = study_runs(out, cells=cells, lengths=tuple(lengths), seeds=tuple(seeds), updates=updates,
+                      evaluations=evaluations, base=base)
+    if not runs:
         raise ValueError("cells, lengths and seeds must each name at least one; received an empty study")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer; received {jobs!r}")
-    rows = [_row(config, summary) for config, summary in zip(configs, _train_all(configs, jobs, quiet, log))]
+    for run in runs:  # every run's settings, checked before the first is trained
+        AddingProblem(**run.settings).config()
+    rows = [_row(run, summary) for run, summary in zip(runs, _train_all(runs, jobs, log))]
     write_json(Path(out) / "study.json", rows)
     return rows
 
 
-def _cost(config: AddingConfig) -> float:
+def _cost(run: Run) -> float:
     """A run's relative cost: updates × steps, tripled for the GRU (torch's CPU GRU is ~3× slower a step)."""
-    return config.epochs * config.train_sequences * config.length * (3.0 if config.model == "gru" else 1.0)
+    settings = run.settings
+    return settings["epochs"] * settings["train_sequences"] * settings["length"] * (
+        3.0 if settings["model"] == "gru" else 1.0)
 
 
-def _train_all(configs: list[AddingConfig], jobs: int, quiet: bool, log) -> list[dict]:
-    """The summary of every run, in the order of `configs`; logged as each finishes."""
-    summaries: list[dict] = [{}] * len(configs)
+def _train_all(runs: list[Run], jobs: int, log) -> list[dict]:
+    """The summary of every run, in the order of `runs`; logged as each finishes."""
+    summaries: list[dict] = [{}] * len(runs)
+    finished = 0
 
     def done(index: int, summary: dict) -> None:
-        summaries[index] = summary
+        nonlocal finished
+        summaries[index], finished = summary, finished + 1
         if log is not None:
-            config, metrics = configs[index], summary["metrics"]
-            log(f"T={config.length:<5} {config.model.upper():4} seed {config.seed}: test MSE "
-                f"{metrics['model']['mse']:.4f} (mean predictor {metrics['mean']['mse']:.4f}), "
-                f"{summary['seconds']:.1f} s")
+            settings, metrics = runs[index].settings, summary["metrics"]
+            log(f"run {finished} of {len(runs)}: T={settings['length']:<5} {settings['model'].upper():4} seed "
+                f"{settings['seed']}: test MSE {metrics['model']['mse']:.4f} (mean predictor "
+                f"{metrics['mean']['mse']:.4f}), {summary['seconds']:.1f} s")
 
     if jobs == 1:
-        for index, config in enumerate(configs):
-            done(index, _train(config, quiet))
+        for index, run in enumerate(runs):
+            done(index, _train(run))
         return summaries
     # the costliest runs first, so that the last ones are short and no core waits idle at the end;
     # spawn: a fresh interpreter per worker, whatever threads torch has started in this one
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = {pool.submit(_train_in_worker, configs[index]): index
-                   for index in sorted(range(len(configs)), key=lambda index: -_cost(configs[index]))}
+        futures = {pool.submit(_train_in_worker, runs[index]): index
+                   for index in sorted(range(len(runs)), key=lambda index: -_cost(runs[index]))}
         for future in as_completed(futures):
             done(futures[future], future.result())
     finally:
@@ -164,9 +166,9 @@ def _train_all(configs: list[AddingConfig], jobs: int, quiet: bool, log) -> list
     return summaries
 
 
-def _row(config: AddingConfig, summary: dict) -> dict:
-    model, baseline = summary["metrics"]["model"], summary["metrics"]["mean"]
-    return {"cell": config.model, "length": config.length, "seed": config.seed, "mse": model["mse"],
+def _row(run: Run, summary: dict) -> dict:
+    model, baseline, settings = summary["metrics"]["model"], summary["metrics"]["mean"], run.settings
+    return {"cell": settings["model"], "length": settings["length"], "seed": settings["seed"], "mse": model["mse"],
             "baseline_mse": baseline["mse"], "within_0.04": model["within_0.04"], "parameters": summary["parameters"],
             "updates": summary["updates"], "seconds": summary["seconds"], "run_dir": summary["run_dir"]}
 

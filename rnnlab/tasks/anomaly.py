@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
-from rnnlab.tasks.forecast import ENCODERS
+from rnnlab.tasks.parts import ENCODERS
 
 METHODS = ("forecast", "reconstruction")
 

@@ -27,7 +27,7 @@ from rnnlab.cells.lstm import LSTMState
 from rnnlab.data.errors import DataError
 from rnnlab.data.text import Tokenizer, Vocabulary, pad_batch
 from rnnlab.layers.streaming import PooledStream, pool_step, recurrent_part
-from rnnlab.tasks.forecast import ENCODERS
+from rnnlab.tasks.parts import ENCODERS
 
 POOLINGS = ("last", "mean", "max")
 

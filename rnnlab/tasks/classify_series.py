@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
 from rnnlab.layers.streaming import PooledStream, check_causal, check_step_input, pool_step, recurrent_part
-from rnnlab.tasks.forecast import ENCODERS
+from rnnlab.tasks.parts import ENCODERS
 
 POOLINGS = ("last", "mean", "max")
 

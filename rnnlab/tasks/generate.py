@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
-from rnnlab.tasks.forecast import ENCODERS
+from rnnlab.tasks.parts import ENCODERS
 
 
 class LanguageModel(nn.Module):

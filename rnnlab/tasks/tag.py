@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
 from rnnlab.data.text import pad_batch
-from rnnlab.tasks.forecast import ENCODERS
+from rnnlab.tasks.parts import ENCODERS
 
 IGNORE_INDEX = -100  # the target of a padded position: cross_entropy skips it
 

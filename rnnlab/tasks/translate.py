@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
 from rnnlab.data.text import pad_batch
-from rnnlab.tasks.forecast import ENCODERS
+from rnnlab.tasks.parts import ENCODERS
 
 ATTENTIONS = ("general", "additive")
 

@@ -11,144 +11,27 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from rnnlab.train import distributed
+from rnnlab.train.callbacks import BatchRecord, Callback, Checkpoint, EarlyStopping, by_state_key
 from rnnlab.train.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from rnnlab.train.optim import build_optimizer, build_scheduler
-from rnnlab.train.progress import MetricsLog, ProgressBar
+from rnnlab.train.options import NonFiniteLossError, TrainerOptions, TrainResult, _RunState
+from rnnlab.train.progress import MetricsLogger, ProgressBar
 
 Batch = tuple[Any, Any]  # (inputs, targets)
-
-
-class NonFiniteLossError(RuntimeError):
-    """A training loss was NaN or infinite and `nonfinite="stop"`; names where and what."""
-
-    def __init__(self, message: str, *, epoch: int, step: int, value: float) -> None:
-        super().__init__(message)
-        self.epoch, self.step, self.value = epoch, step, value
-
-
-class SupportsTruncatedBPTT(Protocol):
-    """A model that can be run chunk by chunk over time, carrying its recurrent state.
-
-    `model(xs, state)` takes a batch-first chunk `xs` of shape (B, T_chunk, ...) and the state left
-    by the previous chunk (None for the first) and returns `(outputs, state)`, where `outputs` is
-    aligned with the chunk's time steps (B, T_chunk, ...) and `state` is any nesting of tensors
-    (a tensor, named tuple, tuple, list or dict). `rnnlab.LSTM(..., batch_first=True)` and a
-    sequence-to-sequence model built on it satisfy this.
-    """
-
-    def __call__(self, xs: Tensor, state: Any = None) -> tuple[Tensor, Any]: ...
-
-
-@dataclass(frozen=True)
-class TrainerOptions:
-    """How to train; the one config object of the training edge, saved with every checkpoint.
-
-    Attributes:
-        optimizer: "adam", "adamw" or "sgd" (momentum 0.9).
-        learning_rate: peak learning rate.
-        weight_decay: L2 penalty (decoupled for adamw).
-        schedule: None/"constant", "cosine", "step" or "linear", per optimizer step (see `build_scheduler`).
-        warmup_steps: optimizer steps of linear warm-up.
-        epochs: maximum number of epochs.
-        grad_clip_norm: clip the global gradient norm to this; 0 disables.
-        grad_clip_value: clip each gradient element to ±this (applied before the norm clip); 0 disables.
-        early_stopping_patience: stop after this many epochs without a lower validation loss; 0 disables.
-        nonfinite: on a NaN/Inf training loss, "stop" (raise NonFiniteLossError) or "skip" the batch
-            with a warning.
-        tbptt_steps: if > 0, truncated backpropagation through time over chunks of this many steps
-            of the batch-first time axis (dim 1 of inputs and targets). The model must satisfy
-            `SupportsTruncatedBPTT`, and the loss function is called per chunk as
-            `loss_fn(outputs_chunk, targets_chunk)`, so the loss must be aligned with time
-            (sequence-to-sequence). Gradients of all chunks are accumulated (each chunk's loss
-            weighted by its share of T) and one optimizer step is taken per batch.
-        checkpoint_every_steps: also checkpoint every this many optimizer steps (always at each
-            epoch's end); 0: epoch ends only.
-        seed: seeds torch/numpy/python at the start and the per-epoch batch generator.
-        amp: bfloat16 autocast on CUDA; ignored (with a warning) on CPU.
-        deterministic: torch.use_deterministic_algorithms(True) during fit, on CPU only (CUDA would
-            need CUBLAS_WORKSPACE_CONFIG set before start-up).
-    """
-
-    optimizer: str = "adam"
-    learning_rate: float = 3e-3
-    weight_decay: float = 0.0
-    schedule: str | None = None
-    warmup_steps: int = 0
-    epochs: int = 50
-    grad_clip_norm: float = 1.0
-    grad_clip_value: float = 0.0
-    early_stopping_patience: int = 10
-    nonfinite: str = "stop"
-    tbptt_steps: int = 0
-    checkpoint_every_steps: int = 0
-    seed: int = 0
-    amp: bool = False
-    deterministic: bool = True
-
-    def __post_init__(self) -> None:
-        if self.nonfinite not in ("stop", "skip"):
-            raise ValueError(f"nonfinite must be 'stop' or 'skip'; received {self.nonfinite!r}")
-        for name in ("epochs",):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be a positive integer; received {getattr(self, name)!r}")
-        for name in ("early_stopping_patience", "tbptt_steps", "checkpoint_every_steps", "warmup_steps"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be a non-negative integer; received {getattr(self, name)!r}")
-        for name in ("grad_clip_norm", "grad_clip_value"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0 (0 disables); received {getattr(self, name)!r}")
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What `Trainer.fit` returns.
-
-    Attributes:
-        history: one dict per epoch: epoch, train_loss, val_loss (None without validation), lr
-            (that of the epoch's last optimizer step), seconds, steps (optimizer steps so far).
-        best_epoch: the epoch of the lowest validation loss, or None without validation.
-        best_val_loss: that loss, or None.
-        stopped_early: True if early stopping ended the run.
-        steps: optimizer steps taken in the whole run.
-    """
-
-    history: list[dict[str, Any]]
-    best_epoch: int | None
-    best_val_loss: float | None
-    stopped_early: bool
-    steps: int
-
-
-@dataclass
-class _RunState:
-    """Where a run is; everything here goes into trainer_state.json."""
-
-    epoch: int = 1  # the epoch in progress
-    batches_done: int = 0  # batches of this epoch already consumed (trained or skipped)
-    global_step: int = 0  # optimizer steps of the whole run
-    loss_sum: float = 0.0  # this epoch's sample-weighted loss so far, so a resumed epoch reports it exactly
-    sample_count: int = 0
-    epoch_seconds: float = 0.0
-    lr: float | None = None  # the learning rate of the latest optimizer step
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_val_loss: float | None = None
-    best_epoch: int | None = None
-    bad_epochs: int = 0
-    stopped_early: bool = False
 
 
 class Trainer:
@@ -158,37 +41,80 @@ class Trainer:
     DistributedDataParallel, every rank draws the same global batches and trains on its own slice
     of each (`distributed.shard`), and only rank 0 writes checkpoints and metrics.
 
+    The arguments add built-in callbacks, and `fit` calls all callbacks in this order:
+
+    1. `EarlyStopping(options.early_stopping_patience)`, when that is > 0 and `fit` has validation;
+    2. with `run_dir`: `MetricsLogger(run_dir / "metrics.jsonl")`;
+    3. `ProgressBar()` unless `quiet`;
+    4. `callbacks`, in the order given;
+    5. with `run_dir`: `Checkpoint(run_dir / "checkpoint", options.checkpoint_every_steps)`, last
+       (as Lightning runs its checkpoints): each epoch's checkpoint holds what every callback did
+       that epoch (its state, a stop, a learning rate it set), so a resume replays none of it
+       differently; and the metrics line is written before it, so a resume drops a line it would
+       repeat, never misses one;
+    6. the `on_epoch_end` function, at epoch ends only.
+
+    Keeping and restoring the best-validation weights is part of the trainer, not a callback.
+
     Args:
         model: the module to train, already on its device (batches are moved there).
         loss_fn: `loss_fn(outputs, targets) -> scalar tensor`, a mean over the batch.
         options: the training options.
-        run_dir: where metrics.jsonl and checkpoint/ go; None writes nothing (and cannot resume).
-        on_epoch_end: called on every rank with each epoch's history record.
-        quiet: no progress output at all.
+        run_dir: where metrics.jsonl and checkpoint/ go; None adds neither callback (a resume then
+            needs a `Checkpoint` in `callbacks`).
+        callbacks: more `Callback`s, called after the built-ins and before run_dir's checkpoint.
+        on_epoch_end: called on every rank with each epoch's history record, after all callbacks.
+        quiet: no progress bar.
+
+    Attributes:
+        stop_training: set True (by a callback) to end training after the current epoch.
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable[[Any, Any], Tensor], options: TrainerOptions, *,
-                 run_dir: Path | None, on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
-                 quiet: bool = False) -> None:
+                 run_dir: str | os.PathLike | None = None, callbacks: Sequence[Callback] = (),
+                 on_epoch_end: Callable[[dict[str, Any]], None] | None = None, quiet: bool = False) -> None:
         if not isinstance(options, TrainerOptions):
             raise TypeError(f"options must be a TrainerOptions; received {type(options).__name__}")
+        for index, callback in enumerate(callbacks):
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks[{index}] must be a Callback; received {type(callback).__name__}")
         self.module = distributed.unwrap_model(model)
         self.model = distributed.wrap_model(self.module)
         self.loss_fn, self.options, self.on_epoch_end = loss_fn, options, on_epoch_end
         self.run_dir = None if run_dir is None else Path(run_dir)
+        self.callbacks, self.quiet = list(callbacks), quiet
         self.device = next(self.module.parameters()).device
         self.optimizer = build_optimizer(self.module.parameters(), options.optimizer, options.learning_rate,
                                          options.weight_decay)
         self.scheduler = None
-        self.progress = ProgressBar(options.epochs, quiet=quiet or not distributed.is_main())
+        self._run = _RunState()
+        self._active: dict[str, Callback] = {}  # the callbacks of the current fit, by checkpoint key
         self._best_state: dict[str, Tensor] | None = None
         if options.amp and self.device.type != "cuda":
             warnings.warn(f"amp=True is ignored on device {self.device}: autocast is used on CUDA only",
                           stacklevel=2)
 
+    @property
+    def epoch(self) -> int:
+        """The epoch in progress (1-based); between epochs, the next one to train."""
+        return self._run.epoch
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps of the whole run so far."""
+        return self._run.global_step
+
+    @property
+    def stop_training(self) -> bool:
+        return self._run.stopped_early
+
+    @stop_training.setter
+    def stop_training(self, value: bool) -> None:
+        self._run.stopped_early = bool(value)
+
     def fit(self, train_batches_fn: Callable[[int, torch.Generator], Iterable[Batch]],
             val_batches_fn: Callable[[], Iterable[Batch]] | None = None, *, resume: bool = False) -> TrainResult:
-        """Trains for `options.epochs` epochs (or until early stopping).
+        """Trains for `options.epochs` epochs, or until a callback sets `stop_training`.
 
         Args:
             train_batches_fn: `(epoch, generator) -> iterable of (inputs, targets)`; all its
@@ -196,7 +122,8 @@ class Trainer:
                 epoch 1 at the start to count the batches of an epoch (for the schedule).
             val_batches_fn: `() -> iterable of (inputs, targets)`, or None for no validation.
                 With validation, the best weights (lowest validation loss) are restored at the end.
-            resume: continue from run_dir's checkpoint (from scratch, with a warning, if none).
+            resume: continue from the checkpoint of the first `Checkpoint` callback (run_dir's),
+                restoring every callback's state (from scratch, with a warning, if there is none).
 
         Returns:
             The run's `TrainResult`.
@@ -205,14 +132,21 @@ class Trainer:
             steps_per_epoch = self._count_batches(train_batches_fn)
             self.scheduler = build_scheduler(self.optimizer, self.options.schedule,
                                              self.options.epochs * steps_per_epoch, self.options.warmup_steps)
-            run = self._start(resume)
-            while run.epoch <= self.options.epochs and not run.stopped_early:
+            self._active = by_state_key(self._all_callbacks(val_batches_fn is not None))
+            self._run = run = self._start(resume)
+            for callback in self._active.values():
+                callback.on_train_begin(self)
+            # a stop asked for mid-epoch (or saved in a mid-epoch checkpoint) takes effect at the epoch's end
+            while run.epoch <= self.options.epochs and not (run.stopped_early and run.batches_done == 0):
                 self._train_epoch(train_batches_fn, run, steps_per_epoch)
                 self._end_epoch(val_batches_fn, run)
         if self._best_state is not None and val_batches_fn is not None:
             self.module.load_state_dict(self._best_state)
-        return TrainResult(history=list(run.history), best_epoch=run.best_epoch, best_val_loss=run.best_val_loss,
-                           stopped_early=run.stopped_early, steps=run.global_step)
+        result = TrainResult(history=list(run.history), best_epoch=run.best_epoch, best_val_loss=run.best_val_loss,
+                             stopped_early=run.stopped_early, steps=run.global_step)
+        for callback in self._active.values():
+            callback.on_train_end(self, result)
+        return result
 
     def evaluate(self, batches: Iterable[Batch]) -> float:
         """The sample-weighted mean of `loss_fn` over `batches`, in eval mode without gradients."""
@@ -221,7 +155,7 @@ class Trainer:
         total, count = 0.0, 0
         with torch.no_grad(), self._autocast():
             for inputs, targets in batches:
-                inputs, targets = _to_device(inputs, self.device), _to_device(targets, self.device)
+                inputs, targets = self._to_device(inputs), self._to_device(targets)
                 outputs = self.module(inputs)
                 if self.options.tbptt_steps:  # SupportsTruncatedBPTT models return (outputs, state)
                     outputs = outputs[0]
@@ -233,6 +167,38 @@ class Trainer:
             raise ValueError("val_batches_fn must yield at least one batch; received none")
         return total / count
 
+    def write_checkpoint(self, directory: str | os.PathLike) -> Path | None:
+        """Saves all a resume needs under `directory` (see `rnnlab.train.checkpoint`), on the main process.
+
+        That is the model, optimizer, scheduler and RNG states, the run state (epoch, batches done,
+        step, history, best epoch, stop_training), the best weights, and each callback's
+        `state_dict`. `Checkpoint` callbacks call this.
+
+        Returns:
+            The new checkpoint's subdirectory, or None on the other processes (which write nothing).
+        """
+        if not distributed.is_main():
+            return None
+        state = {**dataclasses.asdict(self._run), "options": dataclasses.asdict(self.options),
+                 "callbacks": {key: callback.state_dict() for key, callback in self._active.items()}}
+        return save_checkpoint(directory, model=self.module, optimizer=self.optimizer, scheduler=self.scheduler,
+                               state=state, best_model_state=self._best_state)
+
+    def _all_callbacks(self, validating: bool) -> list[Callback]:
+        """The built-in callbacks the arguments and options ask for and the given ones, in the order
+        the class docstring gives."""
+        ordered: list[Callback] = []
+        if validating and self.options.early_stopping_patience:
+            ordered.append(EarlyStopping(self.options.early_stopping_patience))
+        if self.run_dir is not None:
+            ordered.append(MetricsLogger(self.run_dir / "metrics.jsonl"))
+        if not self.quiet:
+            ordered.append(ProgressBar(self.options.epochs))
+        ordered += self.callbacks
+        if self.run_dir is not None:
+            ordered.append(Checkpoint(self.run_dir / "checkpoint", self.options.checkpoint_every_steps))
+        return ordered
+
     def _count_batches(self, train_batches_fn) -> int:
         batches = train_batches_fn(1, torch.Generator().manual_seed(self.options.seed + 1))
         count = len(batches) if hasattr(batches, "__len__") else sum(1 for _ in batches)
@@ -241,47 +207,55 @@ class Trainer:
         return count
 
     def _start(self, resume: bool) -> _RunState:
-        metrics = self._metrics()
         if resume:
-            if self.run_dir is None:
-                raise ValueError("resume=True needs a run_dir; received run_dir=None")
-            if latest_checkpoint(self.run_dir / "checkpoint") is not None:
-                state = load_checkpoint(self.run_dir / "checkpoint", model=self.module, optimizer=self.optimizer,
-                                        scheduler=self.scheduler)
-                restore_rng(state.pop("rng"))
-                self._best_state = state.pop("best_model_state", None)
-                state.pop("options", None)
-                run = _RunState(**state)
-                if metrics is not None:
-                    metrics.truncate(run.epoch - 1)  # lines of epochs after the checkpoint's
-                return run
-            warnings.warn(f"resume=True but {self.run_dir / 'checkpoint'} holds no checkpoint; "
-                          "training from scratch", stacklevel=3)
+            directory = next((c.directory for c in self._active.values() if isinstance(c, Checkpoint)), None)
+            if directory is None:
+                raise ValueError("resume=True needs a run_dir; received run_dir=None and no Checkpoint in "
+                                 "callbacks to resume from")
+            if latest_checkpoint(directory) is not None:
+                return self._restore(directory)
+            warnings.warn(f"resume=True but {directory} holds no checkpoint; training from scratch", stacklevel=3)
         torch.manual_seed(self.options.seed)
         np.random.seed(self.options.seed)
         random.seed(self.options.seed)
-        if metrics is not None:
-            metrics.truncate(0)  # a fresh run into an old run_dir starts a fresh log
+        self._best_state = None
         return _RunState()
 
+    def _restore(self, directory: Path) -> _RunState:
+        state = load_checkpoint(directory, model=self.module, optimizer=self.optimizer, scheduler=self.scheduler)
+        restore_rng(state.pop("rng"))
+        self._best_state = state.pop("best_model_state", None)
+        state.pop("options", None)
+        saved = state.pop("callbacks", {})
+        unknown = state.keys() - {f.name for f in dataclasses.fields(_RunState)}
+        if unknown:  # e.g. bad_epochs, kept by the trainer before EarlyStopping was a callback
+            raise ValueError(f"the checkpoint in {directory} has run state this Trainer does not know; "
+                             f"received {sorted(unknown)}")
+        for key, callback in self._active.items():
+            if key in saved:  # a callback new to this run starts from its initial state
+                callback.load_state_dict(saved[key])
+        return _RunState(**state)
+
     def _train_epoch(self, train_batches_fn, run: _RunState, steps_per_epoch: int) -> None:
+        for callback in self._active.values():
+            callback.on_epoch_begin(self, run.epoch)
         generator = torch.Generator().manual_seed(self.options.seed + run.epoch)
         started = time.monotonic() - run.epoch_seconds
-        every = self.options.checkpoint_every_steps
         for index, (inputs, targets) in enumerate(train_batches_fn(run.epoch, generator)):
             if index < run.batches_done:
                 continue  # trained before the interruption this run resumes from
-            stepped = self._train_step(inputs, targets, run)
+            loss = self._train_step(inputs, targets, run)
             run.batches_done += 1
             run.epoch_seconds = time.monotonic() - started
-            running = run.loss_sum / run.sample_count if run.sample_count else math.nan
-            self.progress.step(run.epoch, run.batches_done, steps_per_epoch, running)
-            if stepped and every and run.global_step % every == 0:
-                self._save(run)
+            batch = BatchRecord(epoch=run.epoch, index=run.batches_done, num_batches=steps_per_epoch, loss=loss,
+                                running_loss=run.loss_sum / run.sample_count if run.sample_count else math.nan,
+                                global_step=run.global_step, lr=self._lr(run))
+            for callback in self._active.values():
+                callback.on_batch_end(self, batch)
 
-    def _train_step(self, inputs, targets, run: _RunState) -> bool:
-        """One optimizer step on one batch; False if the batch was skipped for a non-finite loss."""
-        inputs, targets = _to_device(inputs, self.device), _to_device(targets, self.device)
+    def _train_step(self, inputs, targets, run: _RunState) -> float | None:
+        """One optimizer step on one batch; its loss, or None if skipped for a non-finite loss."""
+        inputs, targets = self._to_device(inputs), self._to_device(targets)
         if distributed.is_distributed():
             inputs = distributed.shard(inputs, distributed.rank(), distributed.world_size())
             targets = distributed.shard(targets, distributed.rank(), distributed.world_size())
@@ -289,7 +263,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._forward_backward(inputs, targets, run)
         if loss is None:
-            return False
+            return None
         if self.options.grad_clip_value > 0:
             nn.utils.clip_grad_value_(self.module.parameters(), self.options.grad_clip_value)
         if self.options.grad_clip_norm > 0:
@@ -301,7 +275,7 @@ class Trainer:
         size = batch_rows(targets)
         run.loss_sum += loss * size
         run.sample_count += size
-        return True
+        return loss
 
     def _forward_backward(self, inputs, targets, run: _RunState) -> float | None:
         """Backpropagates the batch's loss (chunk by chunk under TBPTT); its value, or None if skipped."""
@@ -324,7 +298,7 @@ class Trainer:
                 return None
             loss.backward()
             total += loss.item()
-            state = _detach(state)  # the truncation: no gradient flows into earlier chunks
+            state = _map_tensors(Tensor.detach, state)  # the truncation: no gradient flows into earlier chunks
         return total
 
     def _finite(self, loss: Tensor, run: _RunState) -> bool:
@@ -345,42 +319,28 @@ class Trainer:
     def _end_epoch(self, val_batches_fn, run: _RunState) -> None:
         loss_sum, count = distributed.all_reduce_sum([run.loss_sum, float(run.sample_count)], self.device)
         val_loss = self.evaluate(val_batches_fn()) if val_batches_fn is not None else None
-        lr = run.lr if run.lr is not None else self.optimizer.param_groups[0]["lr"]
         record = {"epoch": run.epoch, "train_loss": loss_sum / count if count else None, "val_loss": val_loss,
-                  "lr": lr, "seconds": run.epoch_seconds, "steps": run.global_step}
+                  "lr": self._lr(run), "seconds": run.epoch_seconds, "steps": run.global_step}
         run.history.append(record)
         if val_loss is not None:
             self._track_best(val_loss, run)
+        # advanced before the callbacks: a checkpoint written now resumes with the next epoch
         run.epoch, run.batches_done, run.loss_sum, run.sample_count, run.epoch_seconds = run.epoch + 1, 0, 0.0, 0, 0.0
-        metrics = self._metrics()
-        if metrics is not None:
-            metrics.append(record)  # before the checkpoint: a resume then drops this line, never misses it
-        self._save(run)
-        self.progress.epoch_end(record)
+        for callback in self._active.values():
+            callback.on_epoch_end(self, record)
         if self.on_epoch_end is not None:
             self.on_epoch_end(record)
 
     def _track_best(self, val_loss: float, run: _RunState) -> None:
         if run.best_val_loss is None or val_loss < run.best_val_loss:
-            run.best_val_loss, run.best_epoch, run.bad_epochs = val_loss, run.epoch, 0
+            run.best_val_loss, run.best_epoch = val_loss, run.epoch
             self._best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
-            return
-        run.bad_epochs += 1
-        patience = self.options.early_stopping_patience
-        run.stopped_early = bool(patience) and run.bad_epochs >= patience
 
-    def _save(self, run: _RunState) -> None:
-        if self.run_dir is None or not distributed.is_main():
-            return
-        state = {**dataclasses.asdict(run), "options": dataclasses.asdict(self.options)}
-        save_checkpoint(self.run_dir / "checkpoint", model=self.module, optimizer=self.optimizer,
-                        scheduler=self.scheduler, state=state, best_model_state=self._best_state)
+    def _lr(self, run: _RunState) -> float:
+        return run.lr if run.lr is not None else self.optimizer.param_groups[0]["lr"]  # before the first step
 
-    def _metrics(self) -> MetricsLog | None:
-        if self.run_dir is None or not distributed.is_main():
-            return None
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        return MetricsLog(self.run_dir / "metrics.jsonl")
+    def _to_device(self, value: Any) -> Any:
+        return _map_tensors(lambda tensor: tensor.to(self.device), value)
 
     def _autocast(self):
         if self.options.amp and self.device.type == "cuda":
@@ -398,28 +358,17 @@ class Trainer:
             torch.use_deterministic_algorithms(previous)  # a global switch: leave it as found
 
 
-def _to_device(value: Any, device: torch.device) -> Any:
+def _map_tensors(fn: Callable[[Tensor], Tensor], value: Any) -> Any:
+    """`value` with `fn` applied to every tensor in it (nested tuples, named tuples, lists, dicts)."""
     if isinstance(value, Tensor):
-        return value.to(device)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(_to_device(item, device) for item in value))
+        return fn(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # named tuples keep their type
+        return type(value)(*(_map_tensors(fn, item) for item in value))
     if isinstance(value, (tuple, list)):
-        return type(value)(_to_device(item, device) for item in value)
+        return type(value)(_map_tensors(fn, item) for item in value)
     if isinstance(value, dict):
-        return {key: _to_device(item, device) for key, item in value.items()}
+        return {key: _map_tensors(fn, item) for key, item in value.items()}
     return value
-
-
-def _detach(state: Any) -> Any:
-    if isinstance(state, Tensor):
-        return state.detach()
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        return type(state)(*(_detach(item) for item in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(_detach(item) for item in state)
-    if isinstance(state, dict):
-        return {key: _detach(item) for key, item in state.items()}
-    return state
 
 
 def batch_rows(targets: Any) -> int:

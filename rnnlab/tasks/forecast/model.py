@@ -9,19 +9,15 @@ multi-step strategy (one output per future step, no feeding back of predictions)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
-from rnnlab.layers import GRU, LSTM, RNN
 from rnnlab.layers.streaming import check_causal, check_step_input
+from rnnlab.tasks.parts import ENCODERS, check_cell
 
-ENCODERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
-
-class Forecaster(nn.Module):
+class ForecastNetwork(nn.Module):
     """A batch-first rnnlab RNN/LSTM/GRU encoder and a linear head to `horizon` values.
 
     The encoding of a window is the top layer's final hidden state h_n. For one direction that is
@@ -55,8 +51,7 @@ class Forecaster(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if cell not in ENCODERS:
-            raise ValueError(f"cell must be one of {sorted(ENCODERS)}; received {cell!r}")
+        check_cell(cell)
         self.input_size = check_positive_int("input_size", input_size)
         self.horizon = check_positive_int("horizon", horizon)
         self.cell = cell
@@ -123,36 +118,3 @@ class Forecaster(nn.Module):
     def num_parameters(self) -> int:
         """Number of trainable scalars (encoder and head)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
-
-@dataclass(frozen=True)
-class ForecastModelConfig:
-    """The forecasting model's part of a training run's configuration (saved with checkpoints)."""
-
-    cell: str = "lstm"          # rnn | lstm | gru
-    hidden_size: int = 64
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0        # between recurrent layers only
-    horizon: int = 1            # 1: many-to-one; > 1: direct multi-step
-
-
-def build_forecaster(config: ForecastModelConfig, input_size: int) -> Forecaster:
-    """The only place a `ForecastModelConfig` becomes a model.
-
-    Args:
-        config: the model's configuration.
-        input_size: features per time step of the windows the model will read.
-
-    Returns:
-        A freshly initialised `Forecaster` (torch's global RNG decides its weights).
-    """
-    if not isinstance(config, ForecastModelConfig):
-        raise TypeError(f"config must be a ForecastModelConfig; received {type(config).__name__}")
-    return Forecaster(
-        input_size, config.horizon, cell=config.cell, hidden_size=config.hidden_size,
-        num_layers=config.num_layers, bidirectional=config.bidirectional, dropout=config.dropout,
-    )
-
-
-__all__ = ["ENCODERS", "ForecastModelConfig", "Forecaster", "build_forecaster"]

@@ -1,0 +1,334 @@
+"""A task as hooks over one pipeline: what is particular to a sequence task, and nothing else.
+
+The pipeline (`rnnlab.tasks.pipeline`) owns the run: seeding, the device, distributed start,
+training through the `Trainer`, checkpoints and resume, saving and loading a run directory,
+evaluation, the probe that `compare` and `diagnose` use, the report's shared sections, and export.
+A task subclasses `Task` and fills in the hooks, as a LightningModule does over Lightning's loop:
+
+    prepare(data)              read, check and split the data; fit vocabularies, scalers, labels
+    build_model()              the nn.Module, from the config and what prepare fitted
+    loss, train_batches, val_batches
+    score(model, prepared)     the held-out metrics, beside the task's baselines
+    write_outputs(...)         the task's own files and report sections (predictions, plots)
+    evaluate, probe, export_graphs
+
+A `Task` instance holds one run's config and its fitted state; `state_dict()` is that state as
+JSON (saved in config.json beside the config) and `load_state_dict` restores it, so a loaded run
+prepares new data exactly as its own was prepared. `RunConfig` holds the settings every task
+shares; a task's config subclasses it and names, in `DATA`, the fields that say what to read
+(they are `fit` arguments of the estimator, not settings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import nn
+
+from rnnlab.cells.lstm import LSTMState
+from rnnlab.report.html import Section, Table
+from rnnlab.train import TrainerOptions
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The settings every task shares: the recurrent model, the optimisation, the device.
+
+    A task's config subclasses this and adds its data and model fields; a subclass may redeclare
+    a field to change its default (the field keeps its place). `POSITIVE` names the integer
+    fields that must be ≥ 1 and `DATA` the fields that say what to read; a subclass extends them.
+    A field's metadata gives its command-line `help`, and `choices` or `type` where needed.
+    """
+
+    POSITIVE = ("hidden_size", "num_layers", "batch_size", "epochs")
+    DATA = ()  # not annotated: a class constant, not a setting (as POSITIVE)
+
+    model: str = field(default="lstm", metadata={"choices": ["rnn", "lstm", "gru"], "help": "recurrent cell"})
+    hidden_size: int = field(default=64, metadata={"help": "hidden units per layer"})
+    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
+    bidirectional: bool = field(default=False, metadata={"help": "read each sequence in both directions"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout between recurrent layers"})
+    batch_size: int = field(default=32, metadata={"help": "sequences per batch"})
+    epochs: int = field(default=100, metadata={"help": "training epochs (early stopping may end sooner)"})
+    learning_rate: float = field(default=3e-3, metadata={"help": "optimizer learning rate"})
+    optimizer: str = field(default="adam", metadata={"choices": ["adam", "adamw", "sgd"], "help": "optimizer"})
+    schedule: str | None = field(default=None, metadata={"type": str, "choices": ["constant", "cosine", "step", "linear"],
+                                                         "help": "learning-rate schedule (default: constant)"})
+    grad_clip: float = field(default=1.0, metadata={"help": "clip the gradient norm to this (0 disables)"})
+    grad_clip_value: float = field(default=0.0, metadata={"help": "clip each gradient element to ±this (0 disables)"})
+    on_nonfinite: str = field(default="stop", metadata={"choices": ["stop", "skip"],
+                                                        "help": "on a NaN/Inf loss: stop, naming the step, or skip the batch"})
+    patience: int = field(default=20, metadata={"help": "early-stopping patience in epochs (0 disables)"})
+    seed: int = field(default=0, metadata={"help": "random seed (runs on the CPU are deterministic)"})
+    device: str = field(default="auto", metadata={"help": "cpu, cuda, cuda:N, or auto (cuda when available)"})
+    amp: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (CUDA only)"})
+
+    def __post_init__(self) -> None:
+        for name in self.POSITIVE:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; received {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); received {self.dropout!r}")
+        _check_types(self)
+        for name, choices in _choices(type(self)).items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}; received {getattr(self, name)!r}")
+
+    def trainer_options(self, **overrides: Any) -> TrainerOptions:
+        """The `TrainerOptions` these settings stand for; `overrides` set task-specific options."""
+        options = dict(optimizer=self.optimizer, learning_rate=self.learning_rate, epochs=self.epochs,
+                       schedule=self.schedule, grad_clip_norm=self.grad_clip, grad_clip_value=self.grad_clip_value,
+                       nonfinite=self.on_nonfinite, early_stopping_patience=self.patience, seed=self.seed,
+                       amp=self.amp)
+        return TrainerOptions(**{**options, **overrides})
+
+    def settings_table(self) -> Table:
+        """Every setting of the run and its value, for the report's configuration section."""
+        return Table(columns=["setting", "value"], rows=[[k, v] for k, v in dataclasses.asdict(self).items()])
+
+
+def _check_types(config: RunConfig) -> None:
+    """TypeError naming the first setting whose value is not of its default's type (an int is a
+    float here; None is allowed where the default is None)."""
+    for item in dataclasses.fields(config):
+        value, default = getattr(config, item.name), item.default
+        kind = type(default) if default is not None else item.metadata.get("type")
+        if value is None and default is None or kind not in (bool, int, float, str):
+            continue
+        accepted = (int, float) if kind is float else kind
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+            raise TypeError(f"{item.name} must be {'a' if kind is not int else 'an'} {kind.__name__}; "
+                            f"received {value!r}")
+
+
+def _choices(config_class: type) -> dict[str, list]:
+    """{field: its allowed values} of the fields whose metadata lists choices (None is always allowed
+    where the default is None: it means "the task decides")."""
+    result = {}
+    for item in dataclasses.fields(config_class):
+        if "choices" in item.metadata:
+            result[item.name] = list(item.metadata["choices"]) + ([None] if item.default is None else [])
+    return result
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A task's headline metric: its key in the metrics, which way is better, and the baseline it must beat.
+
+    Attributes:
+        metric: the key in `metrics["model"]` (and in the baseline's metrics), e.g. "accuracy".
+        higher_is_better: True for accuracy-like metrics, False for errors and losses.
+        baseline: the key in `metrics` of the baseline it is compared with, e.g. "majority".
+    """
+
+    metric: str
+    higher_is_better: bool
+    baseline: str
+
+    def better(self, ours: float, theirs: float) -> bool:
+        """True if `ours` is strictly better than `theirs`."""
+        return ours > theirs if self.higher_is_better else ours < theirs
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A trained model and one real batch of its task: what diagnostics and comparisons run on.
+
+    Attributes:
+        model: the task's model, in eval mode; its recurrent layers are rnnlab layers.
+        loss: runs the model's forward pass on the batch and returns the task's training loss, a
+            scalar (differentiable when grad is enabled). Calling it twice gives the same value.
+        batch_size: sequences in the batch.
+        steps: time steps of the batch's longest sequence (for a sequence-to-sequence model, the
+            source's).
+        description: one line saying what the batch is, e.g. "64 test windows of 24 steps".
+    """
+
+    model: nn.Module
+    loss: Callable[[], torch.Tensor]
+    batch_size: int
+    steps: int
+    description: str
+
+
+class Graph(NamedTuple):
+    """One network graph of a run to export (ONNX): the module, example inputs and the axes' names."""
+
+    module: nn.Module
+    example_inputs: tuple
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]
+    suffix: str = ""  # "" for a run's only graph; ".encoder", ".decoder" where a run has several
+
+
+class _Stateful(nn.Module):
+    """`model(inputs, state) -> (outputs, state)` with the state as flat tensors h (and c), (L, B, H) each."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor, h_0: torch.Tensor, c_0: torch.Tensor | None = None):
+        outputs, final = self.model(inputs, h_0 if c_0 is None else LSTMState(h_0, c_0))
+        return (outputs, *final) if isinstance(final, LSTMState) else (outputs, final)
+
+
+def stateful_graph(model: nn.Module, inputs: torch.Tensor, name: str, output: str) -> Graph:
+    """The graph of a model that carries its state from call to call (a language model, a next-step
+    forecaster): `model.encoder` is its rnnlab layer, and h_0 (c_0) go in and h_n (c_n) come out."""
+    encoder = model.encoder
+    count = 2 if encoder.mode == "LSTM" else 1
+    states = [torch.zeros(encoder.num_layers, inputs.shape[0], encoder.hidden_size) for _ in range(count)]
+    state_names = ["h_0", "c_0"][:count]
+    axes = {name: {0: "batch", 1: "time"}, **{state: {1: "batch"} for state in state_names}}
+    return Graph(_Stateful(model), (inputs, *states), [name, *state_names], [output, *["h_n", "c_n"][:count]], axes)
+
+
+class Outputs(NamedTuple):
+    """What a task adds to its run directory's report (`Task.write_outputs`).
+
+    Attributes:
+        title: the report's title.
+        sections: the task's own sections, shown before the shared "Training" and "Configuration".
+        training: paragraphs for the "Training" section (what the loss is, how epochs are drawn).
+        configuration: paragraphs for the "Configuration" section (tokenizers, spans, sizes).
+    """
+
+    title: str
+    sections: list[Section]
+    training: tuple[str, ...] = ()
+    configuration: tuple[str, ...] = ()
+
+
+class Task:
+    """What is particular to one sequence task; the pipeline calls these hooks (see the module docstring).
+
+    Class attributes (set by each subclass):
+        name: the task's name on the command line and in config.json, e.g. "classify-text".
+        help: one line for `rnnlab train --help`.
+        config_class: its settings, a frozen `RunConfig` subclass.
+        headline: the metric that sums a run up, and the baseline it must beat.
+        supervised: True where data comes as inputs and separate labels (`fit(X, y)`).
+
+    Args:
+        config: the run's settings.
+    """
+
+    name: ClassVar[str]
+    help: ClassVar[str]
+    config_class: ClassVar[type[RunConfig]]
+    headline: ClassVar[Headline]
+    supervised: ClassVar[bool] = False
+
+    def __init__(self, config: RunConfig) -> None:
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"config must be a {self.config_class.__name__}; received {type(config).__name__}")
+        self.config = config
+        self.prepared: Any = None  # the run's own data once prepared (kept in memory, never saved)
+
+    # --- the fitted state, saved in config.json beside the config --------------------------------
+
+    def state_dict(self) -> dict:
+        """What `prepare` fitted on the training data (vocabularies, scalers, labels), JSON-ready."""
+        return {}
+
+    def load_state_dict(self, saved: dict) -> None:
+        """Restores `state_dict()`'s state from a run's saved config.json."""
+
+    # --- training --------------------------------------------------------------------------------
+
+    def prepare(self, data: Any, validation_data: Any = None) -> Any:
+        """Reads, checks and splits `data`; fits the task's state on the training split unless it is
+        already fitted. Every input error is raised here, before anything is trained or written."""
+        raise NotImplementedError
+
+    def build_model(self) -> nn.Module:
+        """A freshly initialised model for this config and fitted state (torch's global RNG decides it)."""
+        raise NotImplementedError
+
+    def training_module(self, model: nn.Module) -> nn.Module:
+        """The module the trainer calls; the model itself unless the task wraps it (carried state)."""
+        return model
+
+    def loss(self, outputs: Any, targets: Any) -> torch.Tensor:
+        """The training loss of a batch, a scalar mean."""
+        raise NotImplementedError
+
+    def trainer_options(self) -> TrainerOptions:
+        return self.config.trainer_options()
+
+    def train_batches(self, prepared: Any, epoch: int, generator: torch.Generator) -> Iterable:
+        """One epoch of (inputs, targets) batches; all randomness comes from `generator`."""
+        raise NotImplementedError
+
+    def val_batches(self, prepared: Any) -> Iterable | None:
+        """The validation batches (in a fixed order), or None where the task has no validation split."""
+        return None
+
+    # --- results ---------------------------------------------------------------------------------
+
+    def score(self, model: nn.Module, prepared: Any) -> dict:
+        """The held-out evaluation after training: {"metrics": {"model": ..., <baseline>: ...}, ...}."""
+        raise NotImplementedError
+
+    def write_outputs(self, run_dir: Path, model: nn.Module, prepared: Any, evaluation: dict) -> Outputs:
+        """Writes the task's own files into `run_dir` (predictions, plots) and returns its report parts."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A few words naming the run, for its summary: e.g. "GRU on 'airline'"."""
+        return f"{self.config.model.upper()} {self.name}"
+
+    def metrics_text(self, metrics: dict) -> str:
+        """The metrics as a terminal table: one row per model or baseline."""
+        names = list(next(iter(metrics.values())))
+        lines = [f"{'':18}" + "".join(f"{name:>12}" for name in names)]
+        lines += [f"{who:18}" + "".join(f"{_cell(values[name]):>12}" for name in names)
+                  for who, values in metrics.items()]
+        return "\n".join(lines)
+
+    def evaluate(self, model: nn.Module, data: Any = None) -> dict:
+        """Metrics of the model and the baselines, JSON-ready with a "metrics" key: on the run's own
+        held-out split when `data` is None, else on `data` (each task says which part of it)."""
+        raise NotImplementedError
+
+    def evaluate_text(self, result: dict) -> str:
+        """The printable form of `evaluate`'s result."""
+        return self.metrics_text(result["metrics"])
+
+    def probe(self, model: nn.Module, prepared: Any, rows: int) -> Probe:
+        """The model and the first `rows` held-out sequences of `prepared`, with the training loss."""
+        raise NotImplementedError
+
+    def export_graphs(self, model: nn.Module) -> list[Graph]:
+        """The run's network as graphs to export, with named inputs and dynamic batch and time axes."""
+        raise NotImplementedError
+
+    # --- the run's own data ----------------------------------------------------------------------
+
+    def own_data(self) -> Any:
+        """The run's own data, prepared: kept from training, or read again from the config's `data`.
+
+        Raises:
+            ValueError: for a run fitted on in-memory data that this process no longer holds.
+        """
+        if self.prepared is None:
+            data = getattr(self.config, "data", None)
+            if data is None and self.config.DATA:
+                raise ValueError(f"this {self.name} run was fitted on in-memory data, which a saved run does not "
+                                 "keep; pass the data to evaluate or predict; received data=None")
+            self.prepared = self.prepare(data)
+        return self.prepared
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "n/a" if value is None else str(value)

@@ -1,0 +1,193 @@
+"""THE run of every task: seed, prepare, build, train, score; then save, load, probe and export.
+
+    fit(task, data)        distributed start → seed → task.prepare → task.build_model → device →
+                           Trainer (callbacks, checkpoints, resume) → task.score on the held-out split
+    save(task, fitted, d)  d/config.json, model.safetensors, metrics.jsonl, test_metrics.json, the
+                           task's own files, loss.png and report.html, built in `d.partial` and renamed
+    load(d)                the task with its fitted state, and its model on the run's device
+
+Nothing in a run directory is pickled: weights are safetensors and everything else JSON, CSV or
+text, so loading a run never runs code. A run directory's config.json names its task (`"task"`),
+holds its settings (`"config"`) and the task's fitted state (vocabularies, scalers, labels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
+
+from rnnlab.report.atomic import write_bytes_atomically, write_json, write_text
+from rnnlab.report.html import Section, write_report
+from rnnlab.report.plots import plot_losses
+from rnnlab.tasks.api import Task
+from rnnlab.tasks.rundir import Stage, loaded_device, resolve_device
+from rnnlab.train import Trainer, TrainResult, distributed
+from rnnlab.train.trainer import batch_rows
+
+# Settings older runs saved in config.json that are no longer settings (the run directory is not
+# part of a run's configuration); dropped when such a run is loaded.
+_RETIRED_SETTINGS = ("out",)
+
+
+class Fitted(NamedTuple):
+    """What `fit` returns: the trained model and everything `save` writes beside it."""
+
+    model: torch.nn.Module
+    prepared: Any
+    result: TrainResult
+    seconds: float
+    evaluation: dict | None  # the held-out evaluation; None on the other processes of a distributed run
+
+
+def fit(task: Task, data: Any, *, validation_data: Any = None, callbacks: Sequence = (),
+        checkpoint_dir: str | Path | None = None, resume: bool = False, verbose: bool = False) -> Fitted:
+    """Trains `task`'s model on `data` and scores it on the held-out split.
+
+    Every input error is raised by `task.prepare`, before anything is trained or written. Under
+    torchrun every process trains on equal shares of each batch (the batch size must be a
+    multiple of the number of processes) and only the main one scores.
+
+    Args:
+        task: the task, holding its config (and no fitted state, or the state to keep).
+        data: what the task reads: a file, a bundled data set's name, or data in memory.
+        validation_data: data for validation instead of the split the task carves from `data`.
+        callbacks: `rnnlab.train.Callback`s, called after the built-in ones.
+        checkpoint_dir: where the trainer writes metrics.jsonl and checkpoints (None: nowhere).
+        resume: continue the interrupted training whose checkpoints are in `checkpoint_dir`.
+        verbose: show the progress bar.
+    """
+    distributed.init_from_env()  # under torchrun: every rank trains on its share, rank 0 alone writes
+    config = task.config
+    world = distributed.world_size()
+    if config.batch_size % world:
+        raise ValueError(f"batch_size must be a multiple of the {world} processes; received {config.batch_size}")
+    if resume and (checkpoint_dir is None or not Path(checkpoint_dir).is_dir()):
+        raise ValueError(f"nothing to resume: checkpoint_dir {str(checkpoint_dir)!r} is not a directory "
+                         "(resume continues an interrupted run)")
+    torch.manual_seed(config.seed)
+    prepared = task.prepare(data, validation_data)
+    task.prepared = prepared
+    model = task.build_model().to(resolve_device(config.device))
+    if checkpoint_dir is not None:
+        Stage.open_directory(Path(checkpoint_dir), keep=resume)
+
+    def train_batches(epoch: int, generator: torch.Generator):
+        batches = task.train_batches(prepared, epoch, generator)
+        return batches if world == 1 else _shares(batches, world)
+
+    has_validation = task.val_batches(prepared) is not None
+    trainer = Trainer(task.training_module(model), task.loss, task.trainer_options(), run_dir=checkpoint_dir,
+                      callbacks=tuple(callbacks), quiet=not verbose)
+    started = time.perf_counter()
+    result = trainer.fit(train_batches, (lambda: task.val_batches(prepared)) if has_validation else None,
+                         resume=resume)
+    seconds = time.perf_counter() - started
+    evaluation = task.score(model, prepared) if distributed.is_main() else None
+    return Fitted(model, prepared, result, seconds, evaluation)
+
+
+def _shares(batches: Iterable, world: int):
+    """Each batch trimmed to a multiple of the processes (dropping fewer rows than there are)."""
+    for inputs, targets in batches:
+        rows = batch_rows(targets)
+        keep = rows - rows % world
+        if keep:
+            yield _take(inputs, keep), _take(targets, keep)
+
+
+def _take(value: Any, keep: int) -> Any:
+    """The first `keep` rows of every tensor in a (nested) batch."""
+    if isinstance(value, torch.Tensor):
+        return value[:keep]
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_take(item, keep) for item in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_take(item, keep) for item in value)
+    return value
+
+
+def save(task: Task, fitted: Fitted, path: str | Path, *, command: str, overwrite: bool = False) -> Path:
+    """Writes the run directory of a fitted task at `path`, built in `<path>.partial` and renamed.
+
+    The `.partial` directory may hold this fit's checkpoints (the command line trains there) or
+    what a failed attempt left; it is emptied first. Only the main process writes.
+
+    Raises:
+        ValueError: if `path` exists and `overwrite` is False.
+    """
+    stage = Stage(path, overwrite=overwrite)
+    if not distributed.is_main():
+        return stage.out
+    run_dir = stage.open()
+    weights = {k: v.detach().contiguous() for k, v in fitted.model.state_dict().items()}
+    write_bytes_atomically(run_dir / "model.safetensors", safetensors_bytes(weights))
+    write_json(run_dir / "config.json", {"task": task.name, "config": dataclasses.asdict(task.config),
+                                         **task.state_dict()})
+    write_text(run_dir / "metrics.jsonl", "".join(json.dumps(_finite(record)) + "\n"
+                                                  for record in fitted.result.history))
+    write_json(run_dir / "test_metrics.json", fitted.evaluation["metrics"])
+    outputs = task.write_outputs(run_dir, fitted.model, fitted.prepared, fitted.evaluation)
+    plot_losses(fitted.result.history, run_dir / "loss.png")
+    sections = [*outputs.sections,
+                Section(heading="Training", paragraphs=list(outputs.training), images=[run_dir / "loss.png"]),
+                Section(heading="Configuration", paragraphs=list(outputs.configuration),
+                        tables=[task.config.settings_table()])]
+    write_report(run_dir / "report.html", title=outputs.title, sections=sections, command=command)
+    return stage.finish()
+
+
+def _finite(record: dict) -> dict:
+    # JSON has no NaN/Infinity; a missing or non-finite number is written as null (as metrics.jsonl is)
+    return {key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in record.items()}
+
+
+def read_config(run_dir: str | Path, task: str | None = None) -> dict:
+    """The saved config.json of a finished run; runs written before tasks were named are forecasts.
+
+    Raises:
+        FileNotFoundError: if `run_dir` is not a finished run.
+        ValueError: if `task` is given and the run holds another task.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file() or not (run_dir / "model.safetensors").is_file():
+        raise FileNotFoundError(f"run directory {str(run_dir)!r} has no config.json and model.safetensors")
+    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    saved.setdefault("task", "forecast")
+    if task is not None and saved["task"] != task:
+        raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not a {task} run")
+    return saved
+
+
+def load(task_class: type[Task], run_dir: str | Path) -> tuple[Task, torch.nn.Module]:
+    """A finished run's task (config and fitted state) and its model, in eval mode on the run's device
+    (the CPU when the run named a GPU this machine lacks)."""
+    saved = read_config(run_dir, task_class.name)
+    settings = {k: v for k, v in saved["config"].items() if k not in _RETIRED_SETTINGS}
+    task = task_class(task_class.config_class(**settings))
+    task.load_state_dict(saved)
+    model = task.build_model()
+    model.load_state_dict(load_file(str(Path(run_dir) / "model.safetensors")))
+    return task, model.to(loaded_device(task.config.device)).eval()
+
+
+def read_history(run_dir: str | Path) -> list[dict]:
+    """The epochs of a run's metrics.jsonl, in order ([] when it has none)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def num_parameters(model: torch.nn.Module) -> int:
+    """Number of trainable scalars."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
