@@ -262,37 +262,3 @@ def predict_probabilities(model: TextClassifier, sequences: Sequence[Sequence[in
         logits = model(tokens.to(device), lengths.to(device))                # (B, K)
         probabilities[rows] = torch.softmax(logits.double(), dim=-1).cpu().numpy()
     return probabilities
-
-
-def stratified_split(labels: Sequence, *, val_fraction: float, test_fraction: float,
-                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of a train/validation/test split that keeps each class's share in every part.
-
-    Each class's examples are shuffled by a generator seeded with `seed`; the first
-    round(n_k · test_fraction) go to test, the next round(n_k · val_fraction) to validation and the
-    rest to training. The same labels and seed always give the same split.
-
-    Args:
-        labels: (N,) the class of each example.
-        val_fraction, test_fraction: shares of each class, each in [0, 1), summing below 1.
-        seed: the split's seed.
-
-    Returns:
-        (train, val, test): sorted int64 index arrays that partition range(N).
-    """
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"{name} must be in [0, 1); received {value!r}")
-    if val_fraction + test_fraction >= 1.0:
-        raise ValueError(f"val_fraction + test_fraction must be below 1; received {val_fraction} + {test_fraction}")
-    labels = np.asarray(labels)
-    generator = np.random.default_rng(seed)
-    parts: tuple[list, list, list] = ([], [], [])
-    for label in sorted(set(labels.tolist())):
-        members = generator.permutation(np.flatnonzero(labels == label))
-        num_test = int(round(len(members) * test_fraction))
-        num_val = int(round(len(members) * val_fraction))
-        parts[2].extend(members[:num_test])
-        parts[1].extend(members[num_test:num_test + num_val])
-        parts[0].extend(members[num_test + num_val:])
-    return tuple(np.sort(np.asarray(part, dtype=np.int64)) for part in parts)

@@ -26,8 +26,9 @@ from rnnlab.data.text import Tokenizer, Vocabulary, read_labelled_csv, read_text
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_confusion, plot_losses
 from rnnlab.metrics.classification import classification_metrics, majority_class, metrics_table
+from rnnlab.data.splits import stratified_split
 from rnnlab.tasks.classify import (POOLINGS, TextBatch, TextClassifier, TextEncoder, predict_probabilities,
-                                   stratified_split, text_batches)
+                                   text_batches)
 from rnnlab.tasks.registry import Headline, Task
 from rnnlab.tasks.run import (loaded_device, Probe, RunConfig, Stage, fit, load_weights, read_run, resolve_device, save_run,
                               write_json, write_text)

@@ -30,7 +30,7 @@ from rnnlab.data.ts import FILL_MODES, LabelledSeries, load_labelled_series
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_confusion, plot_losses
 from rnnlab.metrics.classification import classification_metrics, majority_class
-from rnnlab.tasks.classify import stratified_split
+from rnnlab.data.splits import stratified_split
 from rnnlab.tasks.classify_series import (POOLINGS, SeriesBatch, SeriesClassifier, nearest_neighbour,
                                           predict_probabilities, series_batches)
 from rnnlab.tasks.registry import Headline, Task

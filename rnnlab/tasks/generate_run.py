@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 
 from rnnlab.data.errors import DataError
+from rnnlab.data.splits import split_text
 from rnnlab.data.text import UNK, Tokenizer, Vocabulary, read_text, resolve_text_data
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_losses
@@ -87,17 +88,6 @@ class Corpus(NamedTuple):
     vocab: Vocabulary
     texts: dict[str, str]  # "train" | "val" | "test" → raw text
     ids: dict[str, torch.Tensor]  # → (N,) int64 token ids
-
-
-def split_text(text: str, val_fraction: float, test_fraction: float) -> tuple[str, str, str]:
-    """(train, val, test): contiguous parts by character share, each cut moved to the next line start."""
-    def cut(share: float) -> int:
-        at = int(len(text) * share)
-        newline = text.find("\n", at)
-        return newline + 1 if newline != -1 else at
-
-    val_start, test_start = cut(1.0 - val_fraction - test_fraction), cut(1.0 - test_fraction)
-    return text[:val_start], text[val_start:test_start], text[test_start:]
 
 
 def read_corpus(data: str) -> str:

@@ -19,45 +19,12 @@ import torch
 from torch import Tensor
 
 from rnnlab.data.errors import DataError
+from rnnlab.data.splits import Split, split_indices
 from rnnlab.data.text import BOS, EOS, PAD, UNK, Tokenizer, Vocabulary, pad_batch, read_parallel_tsv, resolve_text_data
 from rnnlab.tasks.translate import TeacherForcedBatch
 
 TokenPair = tuple[list[str], list[str]]  # (source tokens, target tokens)
 Example = tuple[list[int], list[int]]  # (source ids, target ids ending in </s>)
-
-
-class Split(NamedTuple):
-    """Indices into the pairs, per part; disjoint, and together all of them."""
-
-    train: list[int]
-    val: list[int]
-    test: list[int]
-
-
-def split_indices(num_pairs: int, *, val_fraction: float, test_fraction: float, seed: int) -> Split:
-    """A seeded random split: the same (num_pairs, fractions, seed) always gives the same parts.
-
-    The pairs are shuffled with a generator seeded by `seed`; the first ⌈test_fraction · N⌉
-    shuffled indices are the test part, the next ⌈val_fraction · N⌉ the validation part, the rest
-    training. Training and validation keep file order; the test part keeps the shuffled order, so
-    that its first pairs are a random sample (evaluation may be capped to them).
-
-    Raises:
-        ValueError: if a fraction is outside (0, 1) or they sum to 1 or more.
-        DataError: if some part would be empty (too few pairs for these fractions).
-    """
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0 < value < 1:
-            raise ValueError(f"{name} must be in (0, 1); received {value!r}")
-    if val_fraction + test_fraction >= 1:
-        raise ValueError(f"val_fraction + test_fraction must be < 1; received {val_fraction} + {test_fraction}")
-    num_test, num_val = (math.ceil(round(f * num_pairs, 6)) for f in (test_fraction, val_fraction))
-    if num_pairs - num_test - num_val < 1:
-        raise DataError(f"{num_pairs} sentence pairs are too few to split into training, validation "
-                        f"({val_fraction}) and test ({test_fraction}) parts; at least 3 are needed")
-    order = torch.randperm(num_pairs, generator=torch.Generator().manual_seed(seed)).tolist()
-    test, val = order[:num_test], order[num_test : num_test + num_val]
-    return Split(sorted(order[num_test + num_val :]), sorted(val), test)
 
 
 def build_vocabularies(pairs: Sequence[TokenPair], *, min_freq: int) -> tuple[Vocabulary, Vocabulary]:

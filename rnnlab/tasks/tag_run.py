@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from rnnlab.data.errors import DataError
+from rnnlab.data.splits import split_sentences
 from rnnlab.data.text import PAD, UNK, Vocabulary, pad_batch, read_conllu, resolve_text_data
 from rnnlab.report.html import Section, Table, write_report
 from rnnlab.report.plots import plot_losses
@@ -99,17 +100,6 @@ class Vocabularies(NamedTuple):
 def read_sentences(data: str) -> list[Sentence]:
     """The (words, tags) sentences of a CoNLL-U file or bundled set (DataError if malformed or untagged)."""
     return read_conllu(resolve_text_data(data, "conllu"))
-
-
-def split_sentences(count: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
-    """Sentence indices of the train, val and test sets: a seeded shuffle, cut by the fractions."""
-    num_val, num_test = round(count * val_fraction), round(count * test_fraction)
-    if min(num_val, num_test, count - num_val - num_test) < 1:
-        raise DataError(f"the data has {count} sentences: too few to give training, validation "
-                        f"({val_fraction}) and test ({test_fraction}) sentences at least one each")
-    order = np.random.default_rng(seed).permutation(count)
-    return {"train": np.sort(order[num_val + num_test:]), "val": np.sort(order[:num_val]),
-            "test": np.sort(order[num_val:num_val + num_test])}
 
 
 def build_vocabularies(train: list[Sentence], config: TagConfig) -> Vocabularies:

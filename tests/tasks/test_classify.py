@@ -10,7 +10,7 @@ import torch
 
 from rnnlab.data.errors import DataError
 from rnnlab.data.text import Tokenizer, Vocabulary, pad_batch
-from rnnlab.tasks.classify import (TextBatch, TextClassifier, TextEncoder, predict_probabilities, stratified_split,
+from rnnlab.tasks.classify import (TextBatch, TextClassifier, TextEncoder, predict_probabilities,
                                    text_batches)
 
 SENTENCES = [[5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [9, 9, 9, 9, 9, 9, 9], [12]]
@@ -113,24 +113,6 @@ def test_text_batches_cover_every_text_once_and_follow_the_generator():
     assert padding(first) < padding(drawn(3, 0))  # pooling by length wastes fewer steps on pads
     in_order = [t.tolist() for _, t in text_batches(sequences, labels, 8, pad_id=0)]
     assert sum(in_order, []) == labels
-
-
-def test_stratified_split_keeps_class_shares_and_is_fixed_by_the_seed():
-    labels = ["a"] * 60 + ["b"] * 40
-    train, val, test = stratified_split(labels, val_fraction=0.1, test_fraction=0.2, seed=7)
-    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(100))
-    names = np.array(labels)
-    assert (names[test] == "a").sum() == 12 and (names[test] == "b").sum() == 8
-    assert (names[val] == "a").sum() == 6 and (names[val] == "b").sum() == 4
-    again = stratified_split(labels, val_fraction=0.1, test_fraction=0.2, seed=7)
-    assert all(np.array_equal(x, y) for x, y in zip((train, val, test), again))
-    assert not np.array_equal(test, stratified_split(labels, val_fraction=0.1, test_fraction=0.2, seed=8)[2])
-
-
-@pytest.mark.parametrize("val_fraction, test_fraction", [(-0.1, 0.2), (0.1, 1.0), (0.5, 0.5)])
-def test_stratified_split_rejects_bad_fractions(val_fraction, test_fraction):
-    with pytest.raises(ValueError, match="fraction"):
-        stratified_split(["a", "b"], val_fraction=val_fraction, test_fraction=test_fraction, seed=0)
 
 
 def test_the_encoder_round_trips_through_json_and_encodes_the_same():

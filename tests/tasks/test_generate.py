@@ -10,7 +10,8 @@ import rnnlab
 from rnnlab.tasks.generate import (CarriedState, LanguageModel, StreamBatch, filter_logits, language_metrics, lm_loss,
                                    next_token, sample, stream_batches, stream_nll, unigram_log_probs, unigram_nll)
 from rnnlab.data.text import UNK, Tokenizer, Vocabulary
-from rnnlab.tasks.generate_run import Corpus, characters_covered, encode_prompt, split_text
+from rnnlab.tasks.generate_run import Corpus, characters_covered, encode_prompt
+from rnnlab.data.splits import split_text
 from rnnlab.train import Trainer, TrainerOptions
 
 
@@ -174,16 +175,6 @@ def test_sample_never_emits_excluded_ids_and_checks_its_arguments():
         sample(model, [], 5)
     with pytest.raises(ValueError, match="length must be a positive integer"):
         sample(model, [0], 0)
-
-
-def test_split_text_is_contiguous_and_cuts_at_line_starts():
-    text = "".join(f"line {i:02d}\n" for i in range(20))  # 20 lines of 8 characters
-    train, val, test = split_text(text, 0.1, 0.2)
-    assert train + val + test == text
-    # cuts at characters 112 and 128 move forward to the next line starts, 120 and 136
-    assert [len(part) for part in (train, val, test)] == [120, 16, 24]
-    assert all(part.startswith("line") and part.endswith("\n") for part in (train, val, test))
-    assert split_text("abcdefghij", 0.2, 0.2) == ("abcdef", "gh", "ij")  # no newline: cut where the share ends
 
 
 def test_prompt_tokens_never_seen_map_to_unk_or_are_named():

@@ -195,7 +195,7 @@ def test_classifier_probe_is_the_cross_entropy_of_the_evaluated_probabilities(na
     run_dir = runs(name)
     probe = get_task(name).probe(run_dir, rows=1000)
     if name == "classify-text":
-        from rnnlab.tasks.classify import stratified_split
+        from rnnlab.data.splits import stratified_split
         from rnnlab.tasks.classify_run import load_run, predict_probabilities, read_labelled
 
         config, encoder, model, _ = load_run(run_dir)

@@ -8,7 +8,8 @@ import torch
 from rnnlab.data.errors import DataError
 from rnnlab.tasks.tag import (IGNORE_INDEX, EncodedSentence, MostFrequentTag, Tagger, TaggerInputs, char_ids, collate,
                               per_tag_accuracy, tagging_accuracy, tagging_loss)
-from rnnlab.tasks.tag_run import TagConfig, build_vocabularies, check_tags, encode, split_sentences
+from rnnlab.tasks.tag_run import TagConfig, build_vocabularies, check_tags, encode
+from rnnlab.data.splits import split_sentences
 
 VOCAB, TAGS, CHARS = 12, 5, 9
 
@@ -145,16 +146,6 @@ def test_tagger_rejects_bad_arguments(arguments, message):
 def test_a_tagger_with_a_character_encoder_needs_characters():
     with pytest.raises(ValueError, match="inputs.chars"):
         make_tagger("lstm", chars=True)(TaggerInputs(torch.tensor([[2]]), torch.tensor([1])))
-
-
-def test_split_is_seeded_disjoint_and_complete():
-    first, again, other = (split_sentences(50, 0.2, 0.1, seed) for seed in (3, 3, 4))
-    assert all(first[k].tolist() == again[k].tolist() for k in first)
-    assert first["test"].tolist() != other["test"].tolist()
-    assert sorted(sum((first[k].tolist() for k in first), [])) == list(range(50))
-    assert (len(first["train"]), len(first["val"]), len(first["test"])) == (35, 10, 5)
-    with pytest.raises(DataError, match="3 sentences"):
-        split_sentences(3, 0.1, 0.1, 0)
 
 
 def test_vocabularies_come_from_the_training_sentences_only():

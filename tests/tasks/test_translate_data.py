@@ -6,24 +6,7 @@ import torch
 from rnnlab.data.errors import DataError
 from rnnlab.data.text import BOS, EOS, PAD, UNK, Tokenizer
 from rnnlab.tasks import seq2seq
-
-
-def test_split_is_seeded_disjoint_and_complete():
-    split = seq2seq.split_indices(100, val_fraction=0.1, test_fraction=0.15, seed=3)
-    assert (len(split.train), len(split.val), len(split.test)) == (75, 10, 15)
-    assert sorted(split.train + split.val + split.test) == list(range(100))
-    assert split == seq2seq.split_indices(100, val_fraction=0.1, test_fraction=0.15, seed=3)
-    assert split.test != seq2seq.split_indices(100, val_fraction=0.1, test_fraction=0.15, seed=4).test
-    assert split.test != sorted(split.test)  # a random sample first: evaluation may be capped to it
-
-
-def test_split_errors():
-    with pytest.raises(DataError, match="2 sentence pairs are too few"):
-        seq2seq.split_indices(2, val_fraction=0.2, test_fraction=0.2, seed=0)
-    with pytest.raises(ValueError, match="val_fraction must be in \\(0, 1\\); received 0"):
-        seq2seq.split_indices(10, val_fraction=0, test_fraction=0.2, seed=0)
-    with pytest.raises(ValueError, match="must be < 1"):
-        seq2seq.split_indices(10, val_fraction=0.5, test_fraction=0.5, seed=0)
+from rnnlab.data.splits import split_indices
 
 
 def test_vocabularies_and_encoding():
