@@ -129,7 +129,11 @@ def _index_strings(index) -> list[str] | None:
     """A time-like index as ISO strings; None for a plain (range) index, which holds no times."""
     if not _is_time_index(index):
         return None if type(index).__name__ == "RangeIndex" else [str(v) for v in index]
-    return [v.isoformat() if hasattr(v, "isoformat") else str(v) for v in index]
+    if type(index).__name__ == "PeriodIndex":
+        return [str(v) for v in index]
+    if (index == index.normalize()).all():  # dates only: no midnight times in the labels
+        return list(index.strftime("%Y-%m-%d"))
+    return [v.isoformat() for v in index]
 
 
 def future_index(series: Series, count: int):

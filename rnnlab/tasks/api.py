@@ -69,13 +69,13 @@ class RunConfig:
     amp: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (CUDA only)"})
 
     def __post_init__(self) -> None:
+        _check_types(self)
         for name in self.POSITIVE:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; received {value!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); received {self.dropout!r}")
-        _check_types(self)
         for name, choices in _choices(type(self)).items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}; received {getattr(self, name)!r}")
@@ -95,11 +95,11 @@ class RunConfig:
 
 def _check_types(config: RunConfig) -> None:
     """TypeError naming the first setting whose value is not of its default's type (an int is a
-    float here; None is allowed where the default is None)."""
+    float here; None is allowed where the field's annotation allows it)."""
     for item in dataclasses.fields(config):
         value, default = getattr(config, item.name), item.default
         kind = type(default) if default is not None else item.metadata.get("type")
-        if value is None and default is None or kind not in (bool, int, float, str):
+        if value is None and "None" in str(item.type) or kind not in (bool, int, float, str):
             continue
         accepted = (int, float) if kind is float else kind
         if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):

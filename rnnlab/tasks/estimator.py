@@ -199,12 +199,15 @@ class Estimator:
         changed = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
                    if getattr(config, f.name) != getattr(defaults, f.name)}
         if self.task.config_class.DATA and getattr(config, "data", None) is None:
-            settings = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+            settings = ", ".join(f"{k}={v!r}" for k, v in changed.items() if k not in self.task.config_class.DATA)
             return f"rnnlab.{type(self).__name__}({settings}).fit(<data in memory>)"
         words = ["rnnlab", "train", self.task.name]
         for name, value in changed.items():
             flag = "--" + name.replace("_", "-")
-            words += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) else [flag, str(value)]
+            if isinstance(value, bool):
+                words.append(flag if value else "--no-" + flag[2:])
+            else:  # "none": how the options that may be None spell it (e.g. --forget-bias none)
+                words += [flag, "none" if value is None else str(value)]
         return " ".join(shlex.quote(word) for word in words)
 
     def export(self, path: str | Path | None = None) -> list[Path]:

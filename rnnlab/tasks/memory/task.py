@@ -228,5 +228,6 @@ class MemoryTask(Task):
 def _no_data(title: str, **given: Any) -> None:
     for name, value in given.items():
         if value is not None:
-            raise ValueError(f"{title} generates its own sequences from the seed and reads no data; received "
-                             f"{name} of type {type(value).__name__}")
+            shown = repr(value) if isinstance(value, (str, Path)) else f"of type {type(value).__name__}"
+            raise ValueError(f"{title} generates its own sequences from the seed and reads no data or text; "
+                             f"received {name} {shown}")

@@ -1,11 +1,10 @@
 """Naive and seasonal-naive forecasts on a hand-made series, and season inference."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from rnnlab.tasks import infer_season, naive_forecast, seasonal_naive_forecast
+from rnnlab.data.bundled import bundled_file
+from rnnlab.tasks.forecast.baselines import infer_season, naive_forecast, seasonal_naive_forecast
 
 Y = np.arange(10.0) * 10  # y[i] = 10 i: every value says which index it came from
 
@@ -57,7 +56,7 @@ def test_infer_season_finds_twelve_in_an_airline_like_series():
 
 
 def test_infer_season_on_the_bundled_airline_series():
-    csv = Path(__file__).parents[2] / "rnnlab" / "data" / "bundled" / "airline" / "airline.csv"
+    csv = bundled_file("airline")
     passengers = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=1)
     assert infer_season(passengers[:100]) == 12  # the training part alone is enough
 

@@ -1,4 +1,4 @@
-"""The forecasting command line end to end: train on an unseen CSV, evaluate, predict; bad input."""
+"""The forecasting command line: its files and numbers, its input errors, resume, torchrun, timestamps."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def test_module_entry_point_and_help():
 def test_resume_finishes_an_interrupted_run_with_the_same_weights(tmp_path, monkeypatch, capsys):
     from safetensors.torch import load_file
 
-    import rnnlab.tasks.forecast_run as forecast_run
+    from rnnlab.tasks.forecast import ForecastTask
 
     data = write_series_csv(tmp_path / "shop.csv")
     assert main(train_args(data, tmp_path / "straight", "--epochs", "4")) == 0
@@ -136,7 +136,7 @@ def test_resume_finishes_an_interrupted_run_with_the_same_weights(tmp_path, monk
         raise KeyboardInterrupt  # as if the process died after its last checkpoint
 
     with monkeypatch.context() as patch:
-        patch.setattr(forecast_run, "test_report", interrupted)
+        patch.setattr(ForecastTask, "score", interrupted)
         with pytest.raises(KeyboardInterrupt):
             main(train_args(data, tmp_path / "resumed", "--epochs", "4"))
     assert (tmp_path / "resumed.partial" / "checkpoint").is_dir() and not (tmp_path / "resumed").exists()
@@ -165,3 +165,14 @@ def test_train_forecast_under_torchrun_with_two_cpu_processes(tmp_path):
     assert (out / "model.safetensors").is_file() and (out / "report.html").is_file()
     assert not out.with_name("run.partial").exists()
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3  # written once, not per process
+
+
+def test_predict_labels_each_step_with_the_series_own_next_timestamps(tmp_path, capsys):
+    months = [f"{1990 + t // 12}-{t % 12 + 1:02d}" for t in range(120)]
+    data = tmp_path / "monthly.csv"
+    data.write_text("month,sales\n" + "".join(f"{m},{100 + t + 10 * math.sin(t / 2):.3f}\n"
+                                              for t, m in enumerate(months)), encoding="utf-8")
+    assert main(train_args(data, tmp_path / "run", "--horizon", "3")) == 0
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "run"), "--data", str(data)]) == 0
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["2000-01", "2000-02", "2000-03"]

@@ -1,4 +1,4 @@
-"""The Forecaster: shapes, its encoding, parameter count, config flow, a short fit, errors."""
+"""The forecasting network: shapes, its encoding, parameter count, what the task builds, a short fit, errors."""
 
 import dataclasses
 
@@ -7,7 +7,9 @@ import pytest
 import torch
 
 import rnnlab
-from rnnlab.tasks import ForecastModelConfig, Forecaster, build_forecaster, mae, naive_forecast
+from rnnlab.metrics.regression import mae
+from rnnlab.tasks.forecast import ForecastConfig, ForecastNetwork, ForecastTask
+from rnnlab.tasks.forecast.baselines import naive_forecast
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -15,7 +17,7 @@ from rnnlab.tasks import ForecastModelConfig, Forecaster, build_forecaster, mae,
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_output_shape(cell, horizon, bidirectional, num_layers):
-    model = Forecaster(2, horizon, cell=cell, hidden_size=5, num_layers=num_layers, bidirectional=bidirectional)
+    model = ForecastNetwork(2, horizon, cell=cell, hidden_size=5, num_layers=num_layers, bidirectional=bidirectional)
     xs = torch.randn(4, 7, 2)  # (B, T, C)
     assert model(xs).shape == (4, horizon)
     assert model.encode(xs).shape == (4, (2 if bidirectional else 1) * 5)
@@ -23,7 +25,7 @@ def test_output_shape(cell, horizon, bidirectional, num_layers):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_encoder_is_the_requested_rnnlab_layer(cell):
-    model = Forecaster(1, 1, cell=cell, hidden_size=4)
+    model = ForecastNetwork(1, 1, cell=cell, hidden_size=4)
     expected = {"rnn": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[cell]
     assert type(model.encoder) is expected and model.encoder.batch_first
 
@@ -32,7 +34,7 @@ def test_encoder_is_the_requested_rnnlab_layer(cell):
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_bidirectional_encoding_is_last_forward_and_first_backward_output(cell, num_layers):
     torch.manual_seed(0)
-    model = Forecaster(3, 2, cell=cell, hidden_size=4, num_layers=num_layers, bidirectional=True)
+    model = ForecastNetwork(3, 2, cell=cell, hidden_size=4, num_layers=num_layers, bidirectional=True)
     xs = torch.randn(2, 6, 3)
     outputs, _ = model.encoder(xs)  # (B, T, 2H): [fwd | bwd] per step
     # forward has read the window when it reaches step T-1; backward when it reaches step 0
@@ -42,25 +44,27 @@ def test_bidirectional_encoding_is_last_forward_and_first_backward_output(cell, 
 
 def test_unidirectional_encoding_is_last_output():
     torch.manual_seed(0)
-    model = Forecaster(3, 2, cell="lstm", hidden_size=4, num_layers=2)
+    model = ForecastNetwork(3, 2, cell="lstm", hidden_size=4, num_layers=2)
     xs = torch.randn(2, 6, 3)
     outputs, _ = model.encoder(xs)
     torch.testing.assert_close(model.encode(xs), outputs[:, -1])
 
 
 def test_num_parameters_counted_by_hand():
-    model = Forecaster(1, 3, cell="lstm", hidden_size=8)
+    model = ForecastNetwork(1, 3, cell="lstm", hidden_size=8)
     # LSTM: 4 gates x 8 x (1 input + 8 hidden) = 288 weights, plus 2 biases x 4 x 8 = 64 -> 352
     # head: Linear(8 -> 3) = 8 x 3 + 3 = 27 -> 379
     assert model.num_parameters == 379
-    bidirectional = Forecaster(1, 3, cell="gru", hidden_size=8, bidirectional=True)
+    bidirectional = ForecastNetwork(1, 3, cell="gru", hidden_size=8, bidirectional=True)
     # GRU per direction: 3 x 8 x (1 + 8) + 2 x 3 x 8 = 216 + 48 = 264; two: 528; head 16 x 3 + 3 = 51
     assert bidirectional.num_parameters == 579
 
 
-def test_build_forecaster_passes_every_field():
-    config = ForecastModelConfig(cell="gru", hidden_size=6, num_layers=2, bidirectional=True, dropout=0.25, horizon=5)
-    model = build_forecaster(config, input_size=3)
+def test_the_task_builds_the_network_its_settings_describe():
+    task = ForecastTask(ForecastConfig(model="gru", hidden_size=6, num_layers=2, bidirectional=True, dropout=0.25,
+                                       horizon=5))
+    task.columns = ["sales", "temperature", "promo"]  # what prepare fits from the data
+    model = task.build_model()
     encoder = model.encoder
     assert isinstance(encoder, rnnlab.GRU)
     assert (encoder.input_size, encoder.hidden_size, encoder.num_layers) == (3, 6, 2)
@@ -68,24 +72,28 @@ def test_build_forecaster_passes_every_field():
     assert model.horizon == 5 and model.head.out_features == 5
 
 
-def test_config_is_frozen_and_checked():
-    config = ForecastModelConfig()
+def test_the_config_is_frozen_and_checks_its_settings():
+    config = ForecastConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.hidden_size = 3
-    with pytest.raises(TypeError, match="ForecastModelConfig.*dict"):
-        build_forecaster({"cell": "lstm"}, input_size=1)
+    with pytest.raises(ValueError, match="model must be one of .*'transformer'"):
+        ForecastConfig(model="transformer")
+    with pytest.raises(TypeError, match="window must be an int; received '12'"):
+        ForecastConfig(window="12")
+    with pytest.raises(TypeError, match="config must be a ForecastConfig; received dict"):
+        ForecastTask({"model": "lstm"})
 
 
 def test_errors_name_the_argument_and_value():
     with pytest.raises(ValueError, match="cell.*'transformer'"):
-        Forecaster(1, 1, cell="transformer")
+        ForecastNetwork(1, 1, cell="transformer")
     with pytest.raises(ValueError, match="horizon.*0"):
-        Forecaster(1, 0)
+        ForecastNetwork(1, 0)
     with pytest.raises(ValueError, match="input_size.*-2"):
-        Forecaster(-2, 1)
+        ForecastNetwork(-2, 1)
     with pytest.raises(ValueError, match="hidden_size.*0"):
-        Forecaster(1, 1, hidden_size=0)
-    model = Forecaster(2, 1, hidden_size=3)
+        ForecastNetwork(1, 1, hidden_size=0)
+    model = ForecastNetwork(2, 1, hidden_size=3)
     with pytest.raises(ValueError, match=r"\(B, T, 2\).*\(4, 5, 3\)"):
         model(torch.randn(4, 5, 3))
     with pytest.raises(ValueError, match=r"\(B, T, 2\).*\(5, 2\)"):
@@ -106,7 +114,7 @@ def test_short_fit_on_a_sine_beats_naive():
     horizon = 3
     y, starts, xs, ys = _sine_windows(window=16, horizon=horizon)
     train, test = slice(0, 200), slice(200, None)  # test windows come after every training window
-    model = Forecaster(1, horizon, cell="lstm", hidden_size=16)
+    model = ForecastNetwork(1, horizon, cell="lstm", hidden_size=16)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(120):  # full-batch Adam: about a second on a laptop CPU
         optimizer.zero_grad()

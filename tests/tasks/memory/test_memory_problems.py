@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import math
-import shlex
 
 import pytest
 import torch
 
-from rnnlab.cli.args import dataclass_from_arguments
-from rnnlab.cli.main import build_parser
 from rnnlab.layers.base import RecurrentLayer
-from rnnlab.tasks.adding_run import PROBLEM as ADDING
-from rnnlab.tasks.adding_run import AddingConfig
-from rnnlab.tasks.copy_run import CopyConfig
-from rnnlab.tasks.memory import (MemoryModel, adding_metrics, adding_problem, copy_metrics, copy_task,
-                                 memoryless_copy_metrics, set_forget_bias)
-from rnnlab.tasks.memory_run import FreshBatches, data_generator
-from rnnlab.studies.memory import (QUICK_STUDY, STUDY, adding_study, command_line, longest_beaten,
-                                       study_configs)
+from rnnlab.tasks.memory import AddingConfig, AddingTask, CopyConfig, MemoryModel
+from rnnlab.tasks.memory.model import set_forget_bias
+from rnnlab.tasks.memory.problems import (adding_metrics, adding_problem, copy_metrics, copy_task,
+                                          memoryless_copy_metrics)
+from rnnlab.tasks.memory.task import FreshBatches, data_generator
 
 
 def generator(seed: int = 0) -> torch.Generator:
@@ -165,14 +159,14 @@ def test_generator_errors_name_the_argument():
 @pytest.mark.parametrize("config, overrides, message", [
     (AddingConfig, {"length": 0}, "length must be a positive integer; received 0"),
     (AddingConfig, {"train_sequences": -1}, "train_sequences must be a positive integer; received -1"),
-    (AddingConfig, {"test_sequences": 2.5}, "test_sequences must be a positive integer; received 2.5"),
+    (AddingConfig, {"test_sequences": 2.5}, "test_sequences must be an int; received 2.5"),
     (AddingConfig, {"bidirectional": True}, "received bidirectional=True"),
     (AddingConfig, {"forget_bias": math.inf}, "forget_bias must be a finite number or None; received inf"),
     (CopyConfig, {"symbols": 1}, "symbols must be at least 2 .*received 1"),
     (CopyConfig, {"copy_length": 0}, "copy_length must be a positive integer; received 0"),
 ])
 def test_config_errors_name_the_argument(config, overrides, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         config(**overrides)
 
 
@@ -190,71 +184,8 @@ def test_splits_have_their_own_streams_and_epochs_draw_fresh_sequences():
     assert not torch.equal(torch.rand(4, generator=data_generator(1, "test")), draws["test", 0])
 
     config = AddingConfig(length=6, train_sequences=10, batch_size=4)
-    epoch = FreshBatches(ADDING, config, 1)
+    task = AddingTask(config)
+    epoch = FreshBatches(task, 1)
     assert len(epoch) == 3 and [len(targets) for _, targets in epoch] == [4, 4, 2]
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(epoch, FreshBatches(ADDING, config, 1)))
-    assert not torch.equal(next(iter(epoch))[0], next(iter(FreshBatches(ADDING, config, 2)))[0])
-
-
-def test_study_gives_every_cell_the_same_budget_at_a_length(tmp_path):
-    base = AddingConfig(batch_size=8, hidden_size=6, learning_rate=0.02)
-    configs = study_configs(tmp_path, cells=("rnn", "lstm"), lengths=(10, 40), seeds=(0, 1),
-                            updates={10: 20, 40: 50}, evaluations=5, base=base)
-    assert [(c.length, c.model, c.seed) for c in configs][:4] == [(10, "rnn", 0), (10, "rnn", 1), (10, "lstm", 0),
-                                                                 (10, "lstm", 1)]
-    for config in configs:
-        updates = config.epochs * len(FreshBatches(ADDING, config, 1))
-        assert updates == (20 if config.length == 10 else 50)
-        assert (config.batch_size, config.hidden_size, config.learning_rate) == (8, 6, 0.02)
-        assert config.out == str(tmp_path / f"T{config.length}" / f"{config.model}-seed{config.seed}")
-    with pytest.raises(ValueError, match=r"updates must be an integer ≥ evaluations \(5\).*received 3 for length 10"):
-        study_configs(tmp_path, cells=("rnn",), lengths=(10,), seeds=(0,), updates=3, evaluations=5, base=base)
-
-
-def row(cell, length, seed, mse, baseline=0.16):
-    return {"cell": cell, "length": length, "seed": seed, "mse": mse, "baseline_mse": baseline, "seconds": 1.0}
-
-
-def test_longest_beaten_averages_the_seeds_against_nine_tenths_of_the_baseline():
-    rows = [row("rnn", 10, 0, 0.01), row("rnn", 10, 1, 0.02),
-            row("rnn", 30, 0, 0.10), row("rnn", 30, 1, 0.20),     # mean 0.15 > 0.9 × 0.16 = 0.144: not beaten
-            row("rnn", 100, 0, 0.16), row("rnn", 100, 1, 0.17),
-            row("lstm", 10, 0, 0.001), row("lstm", 30, 0, 0.1), row("lstm", 100, 0, 0.14),  # 0.14 < 0.144
-            row("gru", 10, 0, 0.16)]
-    verdict = longest_beaten(rows)
-    assert verdict["rnn"] == {"longest": 10, "stops": 30, "beaten": [10]}
-    assert verdict["lstm"] == {"longest": 100, "stops": None, "beaten": [10, 30, 100]}
-    assert verdict["gru"] == {"longest": None, "stops": 10, "beaten": []}
-    assert longest_beaten(rows, ratio=0.8)["lstm"]["longest"] == 30
-    with pytest.raises(ValueError, match="ratio must be in \\(0, 1\\]; received 1.5"):
-        longest_beaten(rows, ratio=1.5)
-
-
-def test_a_study_run_names_the_command_that_trains_it_again():
-    config = AddingConfig(model="rnn", length=30, seed=2, forget_bias=None, epochs=4, out="runs/a b")
-    words = command_line(config).split(" ", 1)
-    assert words[0] == "rnnlab" and "--forget-bias none" in words[1]
-    args = build_parser().parse_args(shlex.split(words[1]))
-    assert dataclass_from_arguments(AddingConfig, args) == config
-
-
-def test_study_arguments_are_checked_before_any_run(tmp_path):
-    with pytest.raises(ValueError, match="cells must name cells among .*received 'transformer'"):
-        adding_study(tmp_path, cells=("rnn", "transformer"), lengths=(4,), seeds=(0,), updates=10)
-    with pytest.raises(ValueError, match="received None for length 30"):
-        adding_study(tmp_path, lengths=(10, 30), seeds=(0,), updates={10: 20})
-    with pytest.raises(ValueError, match="jobs must be a positive integer; received 0"):
-        adding_study(tmp_path, lengths=(4,), seeds=(0,), updates=10, jobs=0)
-    with pytest.raises(ValueError, match="received an empty study"):
-        adding_study(tmp_path, lengths=(4,), seeds=(), updates=10)
-    assert not any(tmp_path.iterdir())  # nothing trained, nothing written
-
-
-@pytest.mark.parametrize("preset", [STUDY, QUICK_STUDY])
-def test_the_demo_presets_reach_a_thousand_steps_with_one_budget_per_length(preset, tmp_path):
-    configs = study_configs(tmp_path, cells=("rnn", "lstm", "gru"), evaluations=10, base=AddingConfig(), **preset)
-    assert max(config.length for config in configs) >= 1000
-    for length in preset["lengths"]:
-        budgets = {(c.epochs, c.train_sequences, c.batch_size, c.hidden_size, c.learning_rate)
-                   for c in configs if c.length == length}
-        assert len(budgets) == 1
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(epoch, FreshBatches(task, 1)))
+    assert not torch.equal(next(iter(epoch))[0], next(iter(FreshBatches(task, 2)))[0])
