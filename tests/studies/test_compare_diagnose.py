@@ -1,4 +1,4 @@
-"""`rnnlab compare TASK` and `rnnlab diagnose DIR` end to end on tiny runs."""
+"""`rnnlab compare TASK` and `rnnlab diagnose DIR` end to end on tiny runs, and `compare` from Python."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import rnnlab
 from rnnlab.cli.main import main
+from rnnlab.studies.compare import compare
 
 TINY_FORECAST = ["--data", "airline", "--epochs", "2", "--hidden-size", "4"]
 
@@ -19,6 +21,7 @@ def test_compare_trains_each_model_for_each_seed_and_writes_the_report(tmp_path,
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "RNN" in printed and "GRU" in printed and "seasonal_naive" in printed
+    assert "run 1 of 4: RNN seed 0: mase" in printed and "run 4 of 4: GRU seed 1: mase" in printed
     result = json.loads((out / "compare.json").read_text())
     assert [row["name"] for row in result["rows"]] == ["RNN", "GRU"]
     assert [(run["name"], run["seed"]) for run in result["runs"]] == [("RNN", 0), ("RNN", 1), ("GRU", 0), ("GRU", 1)]
@@ -58,6 +61,48 @@ def test_compare_refuses_a_bad_vary_before_writing(tmp_path, capsys, vary, messa
     assert message in error and repr(vary.partition("=")[2] if "type" in message else vary) in error
     assert len(error.strip().splitlines()) == 1
     assert not out.exists() and not (tmp_path / "cmp.partial").exists()
+
+
+@pytest.mark.parametrize("vary", ["seed=1,2", "model=rnn,gru"])
+def test_compare_refuses_to_vary_what_it_crosses_already(tmp_path, capsys, vary):
+    # `--vary seed=1,2` used to crash with a traceback and leave cmp.partial behind, and
+    # `--models gru --vary model=rnn,gru` trained an RNN and labelled it GRU
+    out = tmp_path / "cmp"
+    assert main(["compare", "forecast", *TINY_FORECAST, "--models", "gru", "--vary", vary, "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"vary cannot name '{vary.partition('=')[0]}'" in error
+    assert not out.exists() and not (tmp_path / "cmp.partial").exists()
+
+
+def test_a_run_that_fails_midway_leaves_nothing_behind(tmp_path, monkeypatch):
+    from rnnlab.tasks.forecast import ForecastTask
+
+    calls = []
+
+    def fails_the_second_time(self, model, prepared):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the machine caught fire")
+        return original(self, model, prepared)
+
+    original = ForecastTask.score
+    monkeypatch.setattr(ForecastTask, "score", fails_the_second_time)
+    with pytest.raises(RuntimeError, match="caught fire"):
+        compare(rnnlab.Forecaster(epochs=1, hidden_size=4), "airline", tmp_path / "cmp", models=("rnn", "gru"),
+                log=lambda line: None)
+    assert not any(tmp_path.iterdir())
+
+
+def test_compare_from_python_leaves_the_estimator_it_was_given_as_it_was(tmp_path):
+    base = rnnlab.Forecaster(epochs=1, hidden_size=4, window=6)
+    lines = []
+    result = compare(base, "airline", tmp_path / "cmp", models=("rnn", "lstm"), seeds=(0,),
+                     vary=("hidden_size", [4, 6]), log=lines.append)
+    assert [row["name"] for row in result["rows"]] == ["RNN hidden_size=4", "RNN hidden_size=6",
+                                                      "LSTM hidden_size=4", "LSTM hidden_size=6"]
+    assert lines[0].startswith("run 1 of 4: RNN hidden_size=4 seed 0")
+    assert base.get_params() == rnnlab.Forecaster(epochs=1, hidden_size=4, window=6).get_params()
+    assert not hasattr(base, "network_")  # the runs are fitted copies
 
 
 def test_compare_refuses_an_existing_out(tmp_path, capsys):

@@ -17,8 +17,8 @@ from rnnlab.studies.claims import HELD, IN_PART, NOT_HELD
 def tiny_study(tmp_path_factory):
     full = study.default_plan(quick=True)
     tiny = dataclasses.replace(
-        full, seeds=(0, 1), forecast=dataclasses.replace(full.forecast, epochs=2, hidden_size=4),
-        text=dataclasses.replace(full.text, epochs=1, hidden_size=4, embedding_dim=4, max_vocab=500),
+        full, seeds=(0, 1), forecast=full.forecast.set_params(epochs=2, hidden_size=4),
+        text=full.text.set_params(epochs=1, hidden_size=4, embedding_dim=4, max_vocab=500),
         lengths=(5, 12), adding_seeds=(0,), updates={5: 20, 12: 20}, adding_hidden_size=4)
     out = tmp_path_factory.mktemp("study") / "demo"
     lines = []
@@ -37,6 +37,8 @@ def test_the_study_runs_every_part_and_publishes_its_directory(tiny_study):
     assert all(row["seeds"] == 2 for row in saved["text"])
     assert set(saved["adding_flow"]) == {"5", "12"}
     assert any(line.startswith("3/3") for line in lines)
+    # progress between runs: every part counts its runs
+    assert "run 6 of 6: T=12" in "\n".join(lines) and any(line.startswith("run 6 of 6: GRU seed 1") for line in lines)
 
 
 def test_every_claim_is_judged_and_quotes_numbers_of_this_run(tiny_study):
