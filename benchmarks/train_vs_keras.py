@@ -7,10 +7,10 @@ least 5x faster than Keras with equal or better MASE.
 "The same" here means:
 - data: exactly the windows rnnlab's forecasting pipeline makes for `--data` (default airline):
   `ForecastConfig(hidden_size=32, window=12, horizon=1, batch_size=32, learning_rate=3e-3,
-  patience=0)`, `load(config)`, then `windows(config, prepared, span)` for train, val and test.
+  patience=0)`, `ForecastTask(config).prepare(data)`, whose windows are those of train, val and test.
   Both frameworks get the identical float32 arrays (target transform and scaling included);
 - model: one LSTM layer of 32 units reading the (12, C) window, its final hidden state into a
-  Dense/Linear layer to 1 output (rnnlab: `build_forecaster(config.model_config(), C)`; Keras:
+  Dense/Linear layer to 1 output (rnnlab: `ForecastTask.build_model()`; Keras:
   `Sequential([Input((12, C)), LSTM(32), Dense(1)])`);
 - training: MSE loss, Adam at 3e-3, batch 32, shuffled every epoch, E epochs, no gradient clipping
   (Keras' default; rnnlab's `grad_clip_norm=0`), no early stopping, the validation loss evaluated
@@ -46,6 +46,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported anywhere
 
@@ -63,10 +64,8 @@ except ImportError:  # run from a checkout without an install: benchmarks/ is sy
 import keras
 
 from rnnlab.data.windows import batches
-from rnnlab.tasks import transforms
-from rnnlab.tasks.baselines import seasonal_naive_forecast
-from rnnlab.tasks.forecast import build_forecaster
-from rnnlab.tasks.forecast_run import ForecastConfig, forecast_levels, load, windows
+from rnnlab.tasks.forecast import ForecastConfig, ForecastTask, transforms
+from rnnlab.tasks.forecast.baselines import seasonal_naive_forecast
 from rnnlab.metrics.regression import mase
 from rnnlab.train import Trainer, TrainerOptions
 
@@ -85,11 +84,15 @@ def prepare(data: str, epochs: int):
     """The pipeline's config, prepared series and (X, Y, starts) of each span, X/Y float32."""
     config = ForecastConfig(data=data, hidden_size=HIDDEN, epochs=epochs, batch_size=BATCH, window=WINDOW,
                             horizon=1, learning_rate=LEARNING_RATE, patience=0)
-    prepared = load(config)
+    task = ForecastTask(config)
+    series = task.prepare(data)
     spans = {}
     for span in ("train", "val", "test"):
-        xs, ys, starts = windows(config, prepared, span)
+        xs, ys, starts = series.windows[span]
         spans[span] = (np.ascontiguousarray(xs, dtype=np.float32), np.ascontiguousarray(ys, dtype=np.float32), starts)
+    # what the two fits read of the prepared series: its levels and split, and what the task fitted on it
+    prepared = SimpleNamespace(task=task, y=series.y, bounds=series.bounds, scaler=task.scaler,
+                               transform=task.transform, season=task.season)
     return config, prepared, spans
 
 
@@ -112,7 +115,7 @@ def fit_rnnlab(config, prepared, spans, epochs: int, seed: int) -> tuple[float, 
     """(seconds of Trainer.fit, test MASE) of one rnnlab run."""
     (xt, yt, _), (xv, yv, _), (xs, _, starts) = spans["train"], spans["val"], spans["test"]
     torch.manual_seed(seed)
-    model = build_forecaster(config.model_config(), xt.shape[-1])
+    model = prepared.task.build_model()
     options = TrainerOptions(optimizer="adam", learning_rate=LEARNING_RATE, epochs=epochs, grad_clip_norm=0.0,
                              early_stopping_patience=0, seed=seed)
     trainer = Trainer(model, torch.nn.functional.mse_loss, options, run_dir=None, quiet=True)
@@ -120,7 +123,7 @@ def fit_rnnlab(config, prepared, spans, epochs: int, seed: int) -> tuple[float, 
     trainer.fit(lambda epoch, generator: batches(xt, yt, BATCH, shuffle=True, generator=generator),
                 lambda: batches(xv, yv, BATCH, shuffle=False, generator=None))
     seconds = time.perf_counter() - started
-    return seconds, levels_mase(prepared, forecast_levels(model, prepared, xs, starts), starts)
+    return seconds, levels_mase(prepared, prepared.task.levels(model, xs, prepared.y, starts), starts)
 
 
 class KeepBest(keras.callbacks.Callback):
@@ -221,7 +224,7 @@ def main(argv=None) -> int:
         "",
         "| framework | median fit s | per epoch | speed-up vs Keras | median test MASE |",
         "|---|---|---|---|---|",
-        f"| rnnlab (Trainer + build_forecaster) | {t_ours:.2f} | {t_ours / args.epochs * 1e3:.1f} ms | "
+        f"| rnnlab (Trainer + ForecastNetwork) | {t_ours:.2f} | {t_ours / args.epochs * 1e3:.1f} ms | "
         f"{speedup:.2f}x | {m_ours:.3f} |",
         f"| Keras 3, torch backend | {t_keras:.2f} | {t_keras / args.epochs * 1e3:.1f} ms | 1.00x | {m_keras:.3f} "
         f"(last-epoch weights: {m_keras_last:.3f}) |",
