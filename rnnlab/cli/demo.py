@@ -11,7 +11,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="RNN vs LSTM vs GRU on bundled data, with the course claims measured",
                                    description="Trains RNN, LSTM and GRU on the adding problem at lengths up to 1000, "
                                    "on the bundled airline series and on Rotten Tomatoes reviews, then judges the "
-                                   "course claims about them on the numbers. About 10 minutes on 2 CPU cores "
+                                   "course claims about them on the numbers. About 6 minutes on 2 CPU cores "
                                    "(--quick: about 2).")
     parser.add_argument("--out", default="runs/demo", help="directory for the runs and report.html (default: runs/demo)")
     parser.add_argument("--quick", action="store_true", help="fewer lengths, seeds and epochs: about 2 minutes")

@@ -52,7 +52,7 @@ class StudyPlan:
 
 
 def default_plan(quick: bool = False) -> StudyPlan:
-    """The default study (about 10 minutes on 2 CPU cores) or the quick one (about 2)."""
+    """The default study (about 6 minutes on 2 CPU cores) or the quick one (about 2)."""
     forecast = dict(hidden_size=32, epochs=150)
     text = dict(bidirectional=False, hidden_size=32, embedding_dim=32, epochs=4)
     if quick:

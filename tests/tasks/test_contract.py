@@ -7,23 +7,28 @@ the same tests then run on every task:
 - the command line trains the same run (the same metrics as the Python fit), `evaluate --json`
   repeats them, and `predict` in a fresh interpreter prints what this process prints;
 - bad input (a malformed file, a setting out of range, data of the wrong type) raises one clear
-  error naming what is wrong, from Python and from the CLI (one line, status 2), and writes nothing.
+  error naming what is wrong, from Python and from the CLI (one line, status 2), and writes nothing;
+- the probe (what `compare` and `diagnose` measure) is a real held-out batch with the training loss.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import torch
 
 import rnnlab
 from rnnlab.cli.main import main
+from rnnlab.layers.base import RecurrentLayer
 from rnnlab.tasks import get_estimator, load, task_names
+from rnnlab.train.trainer import batch_rows
 
 
 @dataclass(frozen=True)
@@ -202,3 +207,80 @@ def test_an_unfitted_estimator_says_so(name):
         estimator.evaluate()
     with pytest.raises(rnnlab.tasks.estimator.NotFittedError, match="not fitted"):
         estimator.save("anywhere")
+
+
+def model_input(probe) -> object:
+    """The first argument the probe's loss passes to its model (the batch)."""
+    seen = []
+    handle = probe.model.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            probe.loss()
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def first_tensor(batch) -> torch.Tensor:
+    return batch if isinstance(batch, torch.Tensor) else next(item for item in batch if isinstance(item, torch.Tensor))
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_the_probe_is_a_real_held_out_batch_with_the_training_loss(name, fitted):
+    """What `compare` and `diagnose` measure: rnnlab layers in eval mode, a loss that is differentiable,
+    the same on every call and in inference mode, and that reaches the recurrent weights."""
+    rows = 3
+    probe = load(fitted[name][2]).probe(rows)
+    layers = [module for module in probe.model.modules() if isinstance(module, RecurrentLayer)]
+    assert layers, "the model holds no rnnlab recurrent layer"
+    assert not any(module.training for module in probe.model.modules())
+    batch = first_tensor(model_input(probe))  # (B, T, ...) batch-first
+    assert probe.batch_size == rows == batch_rows(batch)
+    assert probe.steps == batch.shape[1] >= 1
+    assert probe.description.startswith(f"{rows} ") and "\n" not in probe.description
+    loss = probe.loss()
+    assert loss.dim() == 0 and loss.requires_grad and torch.isfinite(loss)
+    assert torch.equal(loss, probe.loss())
+    with torch.inference_mode():  # compare times the forward pass this way
+        assert torch.equal(probe.loss(), loss.detach())
+    probe.model.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = [p.grad for layer in layers for p in layer.parameters() if p.grad is not None]
+    assert any(bool(g.abs().sum() > 0) for g in grads), "no recurrent weight received a gradient"
+    assert load(fitted[name][2]).probe(1).batch_size == 1
+    with pytest.raises(ValueError, match="rows must be a positive integer; received 0"):
+        load(fitted[name][2]).probe(0)
+
+
+@pytest.mark.parametrize("name", [name for name, case in TASKS.items() if case.build is not None])
+def test_a_run_whose_data_is_gone_says_so_alike_in_evaluate_and_probe(name, fitted, tmp_path):
+    moved = tmp_path / "run"
+    shutil.copytree(fitted[name][2], moved)
+    saved = json.loads((moved / "config.json").read_text())
+    saved["config"]["data"] = str(tmp_path / ("gone" + Path(saved["config"]["data"]).suffix))
+    (moved / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(Exception) as expected:
+        load(moved).evaluate()
+    assert "gone" in str(expected.value)
+    with pytest.raises(type(expected.value), match="gone"):
+        load(moved).probe()
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_exported_graph_runs_in_onnxruntime_as_the_model_does(name, fitted, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime runs the exported graphs: pip install onnxruntime")
+    pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript: pip install onnxscript")
+    estimator = load(fitted[name][2])
+    paths = estimator.export(tmp_path / "model.onnx")
+    graphs = estimator.task_.export_graphs(estimator.network_)
+    assert len(paths) == len(graphs) and all(path.is_file() for path in paths)
+    for path, graph in zip(paths, graphs):
+        with torch.no_grad():
+            expected = graph.module(*graph.example_inputs)
+        expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        inputs = {n: t.numpy() for n, t in zip(graph.input_names, graph.example_inputs) if t is not None}
+        got = session.run(None, inputs)
+        assert len(got) == len(expected)
+        for ours, theirs in zip(got, expected):
+            torch.testing.assert_close(torch.from_numpy(ours), theirs.float(), atol=1e-5, rtol=0.0)

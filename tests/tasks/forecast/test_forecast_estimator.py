@@ -106,3 +106,18 @@ def test_a_bundled_series_by_name_matches_reading_it():
     assert forecaster.task_.target == load_series("airline").target == "passengers"
     assert forecaster.forecast_times() == ["1961-01"]
     assert forecaster.command_line() == "rnnlab train forecast --hidden-size 8 --epochs 2 --window 6"
+
+
+def test_the_probe_is_the_trainer_s_loss_on_the_first_test_windows():
+    import torch
+
+    from rnnlab.data.windows import batches
+    from rnnlab.train import Trainer, TrainerOptions
+
+    forecaster = rnnlab.Forecaster(**TINY).fit("airline")
+    probe = forecaster.probe(7)
+    test = forecaster.task_.own_data().windows["test"]
+    # in batches of 3: the trainer's sample-weighted mean over them is the mean over all 7 windows
+    trainer = Trainer(forecaster.network_, torch.nn.functional.mse_loss, TrainerOptions(), quiet=True)
+    expected = trainer.evaluate(batches(test.inputs[:7], test.targets[:7], 3, shuffle=False))
+    assert probe.loss().item() == pytest.approx(expected, rel=1e-6, abs=1e-7)

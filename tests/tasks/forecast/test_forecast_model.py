@@ -126,3 +126,21 @@ def test_short_fit_on_a_sine_beats_naive():
     model_error = mae(ys[test].numpy(), forecast)
     naive_error = mae(ys[test].numpy(), naive_forecast(y, starts[test], horizon))  # about 0.39
     assert model_error < 0.25 * naive_error
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_forecasts_what_forward_forecasts_from_the_window_so_far(cell):
+    torch.manual_seed(0)
+    model = ForecastNetwork(2, horizon=3, cell=cell, hidden_size=5, num_layers=2, dropout=0.5).double().eval()
+    xs = torch.randn(3, 6, 2, dtype=torch.float64)
+    state = None
+    for t in range(6):
+        forecast, state = model.step(xs[:, t], state)
+        torch.testing.assert_close(forecast, model(xs[:, : t + 1]), rtol=0.0, atol=1e-6)  # (B, horizon)
+
+
+def test_a_bidirectional_forecaster_cannot_step_and_says_why():
+    with pytest.raises(ValueError, match="causal.*received bidirectional=True"):
+        ForecastNetwork(2, 1, hidden_size=4, bidirectional=True).step(torch.randn(1, 2))
+    with pytest.raises(ValueError, match=r"x.*\(1, 3, 2\)"):
+        ForecastNetwork(2, 1, hidden_size=4).step(torch.randn(1, 3, 2))
