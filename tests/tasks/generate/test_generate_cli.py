@@ -1,4 +1,8 @@
-"""The generation command line end to end: train on a text file, evaluate, predict, generate; bad input."""
+"""The generation command line: its files, `rnnlab generate`, word-level runs, and its input errors.
+
+(That a run trained from the command line evaluates, predicts and reloads as the Python fit does is
+tested for every task at once, in tests/tasks/test_contract.py.)
+"""
 
 from __future__ import annotations
 
@@ -44,11 +48,7 @@ def char_run(tmp_path_factory) -> Path:
     return out
 
 
-def test_train_writes_a_complete_run_that_beats_the_unigram(char_run, capsys):
-    for name in ("config.json", "model.safetensors", "metrics.jsonl", "test_metrics.json", "samples.txt",
-                 "loss.png", "report.html"):
-        assert (char_run / name).is_file(), name
-    assert not char_run.with_name("run.partial").exists()
+def test_a_run_saves_its_vocabulary_and_beats_the_unigram(char_run, capsys):
     assert len((char_run / "metrics.jsonl").read_text().splitlines()) == 2
     saved = json.loads((char_run / "config.json").read_text())
     assert saved["task"] == "generate" and saved["tokenizer"] == {"kind": "char", "lowercase": False}
@@ -82,11 +82,10 @@ def test_generation_is_deterministic_and_low_temperature_is_greedy(char_run, cap
     assert generated("--prompt", "Zebra ~", "--seed", "1").startswith("Zebra ~")  # unseen characters: <unk>
 
 
-def test_a_fresh_process_predicts_and_generates_the_same(char_run, capsys):
+def test_a_fresh_process_generates_the_same(char_run, capsys):
     assert main(["predict", str(char_run), "--text", "To be"]) == 0
     predicted = capsys.readouterr().out
-    assert predicted.startswith("To be") and len(predicted) > 200
-    assert fresh("-m", "rnnlab", "predict", str(char_run), "--text", "To be") == predicted
+    assert predicted.startswith("To be") and len(predicted) == len("To be") + 300 + 1  # the default length
     argv = [str(char_run), "--prompt", "Or to", "--length", "80", "--temperature", "0.8", "--top-p", "0.9",
             "--seed", "1"]
     assert run_generate(argv) == 0

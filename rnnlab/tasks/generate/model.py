@@ -1,4 +1,4 @@
-"""Language models for text generation: the model, stateful truncated BPTT, sampling and metrics.
+"""The language model of text generation, and the stateful truncated BPTT it trains with.
 
 A character- (or word-) level language model reads tokens x_1 … x_T and predicts each next one:
 
@@ -11,15 +11,12 @@ B parallel rows and each row into chunks of `bptt` steps; batch k holds chunk k 
 the state left by batch k starts batch k + 1 (detached, so gradients stop at chunk boundaries).
 Generation feeds the prompt, then one sampled token at a time, carrying the state.
 
-Metrics: cross-entropy H in nats per predicted token, perplexity exp(H), and bits per character
-(total bits over the predicted tokens / the characters they cover). The baseline is a unigram
-model p(w) = (n_w + 1) / (N + V) fitted on the training tokens (add-one smoothing).
+`stream_nll` scores a stream the same way, as one row read chunk by chunk with the state carried.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import torch
@@ -27,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
-from rnnlab.tasks.parts import ENCODERS
+from rnnlab.tasks.parts import ENCODERS, check_cell
 
 
 class LanguageModel(nn.Module):
@@ -52,8 +49,7 @@ class LanguageModel(nn.Module):
     def __init__(self, vocab_size: int, *, cell: str = "lstm", embedding_dim: int = 64, hidden_size: int = 256,
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        if cell not in ENCODERS:
-            raise ValueError(f"cell must be one of {sorted(ENCODERS)}; received {cell!r}")
+        check_cell(cell)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); received {dropout!r}")
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
@@ -203,107 +199,3 @@ def stream_nll(model: LanguageModel, ids: Tensor, *, bptt: int = 256) -> tuple[f
             total += float(F.cross_entropy(logits[0].double(), targets[0], reduction="sum"))
     model.train(was_training)
     return total, len(ids) - 1
-
-
-def unigram_log_probs(counts: Sequence[int], *, smoothing: float = 1.0) -> Tensor:
-    """log p(w) = log((n_w + α) / (N + α·V)) for token counts n (V,), add-α smoothing (α = 1: Laplace).
-
-    Smoothing keeps tokens never seen in training (count 0) at a finite cost.
-    """
-    counts = torch.as_tensor(counts, dtype=torch.float64)  # (V,)
-    if smoothing <= 0 and bool((counts == 0).any()):
-        raise ValueError(f"smoothing must be > 0 when some count is 0; received {smoothing}")
-    return torch.log(counts + smoothing) - math.log(float(counts.sum()) + smoothing * len(counts))
-
-
-def unigram_nll(log_probs: Tensor, ids: Tensor) -> tuple[float, int]:
-    """Total NLL (nats) of ids[1:] under a unigram model, the same tokens `stream_nll` predicts."""
-    return float(-log_probs[ids[1:].cpu()].sum()), len(ids) - 1
-
-
-def language_metrics(nats: float, tokens: int, characters: int) -> dict[str, float]:
-    """cross_entropy (nats/token), perplexity exp(H), bits_per_token and bits_per_character.
-
-    Args:
-        nats: total negative log-likelihood of the predicted tokens.
-        tokens: number of predicted tokens.
-        characters: number of characters of text those tokens cover.
-    """
-    if tokens < 1 or characters < 1:
-        raise ValueError(f"tokens and characters must be positive; received {tokens} and {characters}")
-    bits = nats / math.log(2)
-    return {"cross_entropy": nats / tokens, "perplexity": math.exp(nats / tokens), "bits_per_token": bits / tokens,
-            "bits_per_character": bits / characters, "tokens": tokens, "characters": characters}
-
-
-def filter_logits(logits: Tensor, *, top_k: int = 0, top_p: float = 1.0) -> Tensor:
-    """Logits (…, V) with every token outside the top-k and outside the nucleus set to −inf.
-
-    Top-k keeps the k largest logits (0 disables). Top-p (nucleus) keeps the smallest set of most
-    probable tokens whose total probability reaches p (1 disables); the most probable token is
-    always kept. Ties at the k-th logit are all kept.
-    """
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
-        raise ValueError(f"top_k must be a non-negative integer (0 disables); received {top_k!r}")
-    if not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must be in (0, 1] (1 disables); received {top_p!r}")
-    if 0 < top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (…, 1)
-        logits = logits.masked_fill(logits < kth, -math.inf)
-    if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-        probs = sorted_logits.softmax(dim=-1)
-        outside = probs.cumsum(dim=-1) - probs >= top_p  # the tokens above this one already reach p
-        drop = torch.zeros_like(outside).scatter(-1, order, outside)  # back to vocabulary order
-        logits = logits.masked_fill(drop, -math.inf)
-    return logits
-
-
-def next_token(logits: Tensor, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-               generator: torch.Generator | None = None) -> int:
-    """Draws one token id from logits (V,): softmax(logits / temperature), top-k, then top-p.
-
-    temperature = 0 is greedy decoding (argmax), the limit of sampling as the temperature goes to
-    0 when the largest logit is unique. Probabilities are computed in float64 on the CPU, so a
-    seeded `generator` (a CPU generator) draws the same tokens on any device.
-    """
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be >= 0 (0: greedy); received {temperature!r}")
-    logits = logits.detach().double().cpu()  # (V,)
-    if temperature == 0:
-        return int(torch.argmax(logits))
-    probs = filter_logits(logits / temperature, top_k=top_k, top_p=top_p).softmax(dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
-
-
-def sample(model: LanguageModel, prompt_ids: Sequence[int], length: int, *, temperature: float = 1.0, top_k: int = 0,
-           top_p: float = 1.0, generator: torch.Generator | None = None, exclude: Sequence[int] = ()) -> list[int]:
-    """Continues a prompt by `length` tokens, feeding each sampled token back with the carried state.
-
-    Args:
-        model: the language model (put in eval mode for the duration, then restored).
-        prompt_ids: the prompt's token ids (at least one); read in one call.
-        length: number of tokens to generate (≥ 1).
-        temperature, top_k, top_p: as in `next_token`.
-        generator: a seeded CPU `torch.Generator` for reproducible draws (None: torch's global one).
-        exclude: ids never generated (e.g. <unk>); their logits are set to −inf.
-
-    Returns:
-        The `length` generated ids (the prompt not included).
-    """
-    check_positive_int("length", length)
-    if len(prompt_ids) == 0:
-        raise ValueError("prompt_ids must hold at least one token; received an empty prompt")
-    was_training, device = model.training, next(model.parameters()).device
-    model.eval()
-    generated, state = [], None
-    tokens = torch.as_tensor(list(prompt_ids), dtype=torch.int64, device=device)[None]  # (1, T)
-    with torch.no_grad():
-        for _ in range(length):
-            logits, state = model(tokens, state)  # (1, T, V)
-            last = logits[0, -1].index_fill(0, torch.as_tensor(list(exclude), dtype=torch.int64, device=device),
-                                            -math.inf) if exclude else logits[0, -1]
-            generated.append(next_token(last, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator))
-            tokens = torch.tensor([[generated[-1]]], dtype=torch.int64, device=device)  # (1, 1)
-    model.train(was_training)
-    return generated

@@ -1,4 +1,4 @@
-"""Part-of-speech tagging: a bidirectional recurrent tagger, its loss, its metrics and its baseline.
+"""The tagging network: a bidirectional recurrent tagger over words (and their characters), and its loss.
 
 Many-to-many and aligned: one tag per word. For a sentence w_1 … w_T,
 
@@ -12,14 +12,13 @@ loss is the cross-entropy of s_t against the gold tag, averaged over real words 
 marked `IGNORE_INDEX` in the targets, and the encoder runs with `lengths=`, so a padded position
 never reaches a real one (a sentence is tagged the same alone or inside a padded batch).
 
-The baseline, `MostFrequentTag`, gives each word seen in training its most frequent training tag
-and every other word the most frequent tag overall.
+`collate` pads encoded sentences into a batch (`TaggerInputs` and targets); `char_ids` turns a
+word into the character ids the character encoder reads.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -28,13 +27,13 @@ from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
 from rnnlab.data.text import pad_batch
-from rnnlab.tasks.parts import ENCODERS
+from rnnlab.tasks.parts import ENCODERS, check_cell
 
 IGNORE_INDEX = -100  # the target of a padded position: cross_entropy skips it
 
 
 class TaggerInputs(NamedTuple):
-    """A padded batch of sentences, batch-first: what `Tagger` takes as its one argument."""
+    """A padded batch of sentences, batch-first: what `TaggerNetwork` takes as its one argument."""
 
     words: Tensor  # (B, T) int64 word ids, padded with the word padding id
     lengths: Tensor  # (B,) int64 words in each sentence
@@ -70,7 +69,7 @@ class CharEncoder(nn.Module):
         return h_n.transpose(0, 1).reshape(chars.shape[0], self.output_size)  # (N, 2*Hc), forward first
 
 
-class Tagger(nn.Module):
+class TaggerNetwork(nn.Module):
     """Embeddings (and optionally a character feature), a recurrent encoder and a linear layer to tag scores.
 
     Args:
@@ -98,8 +97,7 @@ class Tagger(nn.Module):
                  padding_idx: int = 0, num_chars: int = 0, char_embedding_dim: int = 16,
                  char_hidden_size: int = 0, char_padding_idx: int = 0) -> None:
         super().__init__()
-        if cell not in ENCODERS:
-            raise ValueError(f"cell must be one of {sorted(ENCODERS)}; received {cell!r}")
+        check_cell(cell)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); received {dropout!r}")
         if char_hidden_size < 0 or (char_hidden_size > 0) != (num_chars > 0):
@@ -225,93 +223,3 @@ def char_ids(word: str, ids: dict[str, int], unknown: int, max_chars: int) -> li
     if len(word) > max_chars:
         word = word[: max_chars // 2] + word[len(word) - (max_chars - max_chars // 2):]
     return [ids.get(character, unknown) for character in word]
-
-
-def tagging_accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]],
-                     known: Sequence[Sequence[bool]]) -> dict:
-    """Per-token accuracy, overall and on out-of-vocabulary words.
-
-    Args:
-        gold, predicted: the tags of each sentence.
-        known: for each word, whether it was seen in training; the others are out of vocabulary.
-
-    Returns:
-        {"accuracy", "oov_accuracy" (None without OOV words), "tokens", "oov_tokens"}.
-
-    Raises:
-        ValueError: if the three do not have the same shape, or there are no words.
-    """
-    if not len(gold) == len(predicted) == len(known) or any(
-            not len(g) == len(p) == len(k) for g, p, k in zip(gold, predicted, known)):
-        raise ValueError("gold, predicted and known must have one entry per word of each sentence; "
-                         f"received {len(gold)}, {len(predicted)} and {len(known)} sentences of unequal shape")
-    pairs = [(g == p, k) for gs, ps, ks in zip(gold, predicted, known) for g, p, k in zip(gs, ps, ks)]
-    if not pairs:
-        raise ValueError("gold must hold at least one word; received none")
-    oov = [right for right, seen in pairs if not seen]
-    return {"accuracy": sum(right for right, _ in pairs) / len(pairs),
-            "oov_accuracy": sum(oov) / len(oov) if oov else None,
-            "tokens": len(pairs), "oov_tokens": len(oov)}
-
-
-def per_tag_accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, dict]:
-    """For each gold tag, its number of words and the share of them tagged right (its recall).
-
-    Returns:
-        {tag: {"tokens": n, "accuracy": a}}, the tags in descending order of n.
-    """
-    counts, right = Counter(), Counter()
-    for gs, ps in zip(gold, predicted, strict=True):
-        for g, p in zip(gs, ps, strict=True):
-            counts[g] += 1
-            right[g] += g == p
-    return {tag: {"tokens": n, "accuracy": right[tag] / n}
-            for tag, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))}
-
-
-class MostFrequentTag:
-    """The baseline: a word seen in training gets its most frequent training tag; any other word the
-    most frequent tag overall. Ties go to the alphabetically first tag, so it is deterministic.
-
-    Args:
-        table: word → tag.
-        default: the tag of a word not in `table`.
-    """
-
-    def __init__(self, table: dict[str, str], default: str) -> None:
-        self.table, self.default = dict(table), default
-
-    @classmethod
-    def fit(cls, sentences: Iterable[tuple[Sequence[str], Sequence[str]]]) -> MostFrequentTag:
-        """The baseline of training `sentences`, each (words, tags); words as they will be looked up."""
-        per_word: dict[str, Counter] = defaultdict(Counter)
-        overall: Counter = Counter()
-        for words, tags in sentences:
-            for word, tag in zip(words, tags, strict=True):
-                per_word[word][tag] += 1
-                overall[tag] += 1
-        if not overall:
-            raise ValueError("sentences must hold at least one tagged word; received none")
-        return cls({word: _most_frequent(counts) for word, counts in per_word.items()}, _most_frequent(overall))
-
-    def __contains__(self, word: str) -> bool:
-        return word in self.table
-
-    def __call__(self, words: Sequence[str]) -> list[str]:
-        """The baseline's tags for `words`."""
-        return [self.table.get(word, self.default) for word in words]
-
-    def to_dict(self) -> dict:
-        return {"table": self.table, "default": self.default}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MostFrequentTag:
-        return cls(d["table"], d["default"])
-
-
-def _most_frequent(counts: Counter) -> str:
-    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
-
-
-__all__ = ["IGNORE_INDEX", "CharEncoder", "EncodedSentence", "MostFrequentTag", "Tagger", "TaggerInputs", "char_ids",
-           "collate", "per_tag_accuracy", "tagging_accuracy", "tagging_loss"]

@@ -1,15 +1,15 @@
-"""The tagger, its loss, metrics and baseline (rnnlab.tasks.tag), and the data steps of a tagging run."""
+"""The tagging network (rnnlab.tasks.tag.model): padding, context, the loss, batching, characters, and `step`."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
 
-from rnnlab.data.errors import DataError
-from rnnlab.tasks.tag import (IGNORE_INDEX, EncodedSentence, MostFrequentTag, Tagger, TaggerInputs, char_ids, collate,
-                              per_tag_accuracy, tagging_accuracy, tagging_loss)
-from rnnlab.tasks.tag_run import TagConfig, build_vocabularies, check_tags, encode
-from rnnlab.data.splits import split_sentences
+from rnnlab.tasks.tag.baselines import MostFrequentTag
+from rnnlab.tasks.tag.model import (IGNORE_INDEX, EncodedSentence, TaggerInputs, TaggerNetwork, char_ids, collate,
+                                    tagging_loss)
 
 VOCAB, TAGS, CHARS = 12, 5, 9
 
@@ -21,10 +21,11 @@ def random_sentence(generator: torch.Generator, length: int) -> EncodedSentence:
     return EncodedSentence(words, chars, torch.randint(0, TAGS, (length,), generator=generator).tolist())
 
 
-def make_tagger(cell: str, chars: bool, bidirectional: bool = True) -> Tagger:
+def make_tagger(cell: str, chars: bool, bidirectional: bool = True) -> TaggerNetwork:
     torch.manual_seed(0)
-    return Tagger(VOCAB, TAGS, cell=cell, embedding_dim=6, hidden_size=5, bidirectional=bidirectional,
-                  num_chars=CHARS if chars else 0, char_embedding_dim=3, char_hidden_size=4 if chars else 0).double()
+    model = TaggerNetwork(VOCAB, TAGS, cell=cell, embedding_dim=6, hidden_size=5, bidirectional=bidirectional,
+                          num_chars=CHARS if chars else 0, char_embedding_dim=3, char_hidden_size=4 if chars else 0)
+    return model.double()
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -79,7 +80,7 @@ def test_a_tagger_uses_context_where_the_baseline_cannot():
     sentences = [EncodedSentence([first, 2], torch.ones(2, 1, dtype=torch.int64), [0, 1 if first == 3 else 2])
                  for first in (3, 4) * 8]
     inputs, targets = collate(sentences, word_padding_idx=0, char_padding_idx=0)
-    model = Tagger(6, 3, cell="lstm", embedding_dim=4, hidden_size=8)
+    model = TaggerNetwork(6, 3, cell="lstm", embedding_dim=4, hidden_size=8)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(60):
         optimizer.zero_grad()
@@ -107,32 +108,6 @@ def test_char_ids_keeps_both_ends_of_a_long_word_and_marks_unknown_characters():
     assert char_ids("aZ", ids, 1, 4) == [2, 1]
 
 
-def test_tagging_accuracy_overall_and_on_unknown_words():
-    gold = [["DET", "NOUN", "VERB"], ["PROPN"]]
-    predicted = [["DET", "VERB", "VERB"], ["NOUN"]]
-    known = [[True, False, True], [False]]
-    assert tagging_accuracy(gold, predicted, known) == {"accuracy": 0.5, "oov_accuracy": 0.0, "tokens": 4,
-                                                        "oov_tokens": 2}
-    assert tagging_accuracy(gold, gold, [[True] * 3, [True]])["oov_accuracy"] is None
-    with pytest.raises(ValueError, match="one entry per word"):
-        tagging_accuracy(gold, [["DET"], ["NOUN"]], known)
-
-
-def test_per_tag_accuracy_is_the_recall_of_each_gold_tag():
-    result = per_tag_accuracy([["A", "B", "A", "A"]], [["A", "A", "B", "A"]])
-    assert result == {"A": {"tokens": 3, "accuracy": 2 / 3}, "B": {"tokens": 1, "accuracy": 0.0}}
-    assert list(result) == ["A", "B"]
-
-
-def test_most_frequent_tag_baseline():
-    baseline = MostFrequentTag.fit([(["o", "casa", "a"], ["DET", "NOUN", "DET"]),
-                                    (["a", "casa"], ["ADP", "NOUN"]), (["canta", "casa"], ["VERB", "NOUN"])])
-    assert baseline(["a", "casa", "canta", "nunca"]) == ["ADP", "NOUN", "VERB", "NOUN"]  # tie → ADP; unknown → NOUN
-    assert "casa" in baseline and "nunca" not in baseline
-    again = MostFrequentTag.from_dict(baseline.to_dict())
-    assert again.table == baseline.table and again.default == baseline.default
-
-
 @pytest.mark.parametrize("arguments, message", [
     ({"cell": "lstmx"}, "cell must be one of"),
     ({"num_chars": 5}, "char_hidden_size and num_chars"),
@@ -140,7 +115,7 @@ def test_most_frequent_tag_baseline():
 ])
 def test_tagger_rejects_bad_arguments(arguments, message):
     with pytest.raises(ValueError, match=message):
-        Tagger(VOCAB, TAGS, **arguments)
+        TaggerNetwork(VOCAB, TAGS, **arguments)
 
 
 def test_a_tagger_with_a_character_encoder_needs_characters():
@@ -148,26 +123,33 @@ def test_a_tagger_with_a_character_encoder_needs_characters():
         make_tagger("lstm", chars=True)(TaggerInputs(torch.tensor([[2]]), torch.tensor([1])))
 
 
-def test_vocabularies_come_from_the_training_sentences_only():
-    train = [(["O", "gato", "come"], ["DET", "NOUN", "VERB"]), (["o", "cão"], ["DET", "NOUN"])]
-    vocabs = build_vocabularies(train, TagConfig(min_freq=1))
-    assert "o" in vocabs.words and "O" not in vocabs.words and "peixe" not in vocabs.words
-    assert vocabs.tags == ["DET", "NOUN", "VERB"]
-    assert "O" not in vocabs.chars and "o" in vocabs.chars  # characters keep their case; seen once → <unk>
-    encoded = encode([(["O", "peixe"], ["DET", "NOUN"])], vocabs, max_chars=8)[0]
-    assert encoded.words == [vocabs.words.index("o"), vocabs.words.unk_id] and encoded.tags == [0, 1]
-    assert encoded.chars.shape == (2, 5)
-    with pytest.raises(DataError, match="sentence 7 has tag 'ADJ'"):
-        check_tags([(["belo"], ["ADJ"])], [7], vocabs.tags, "data 'x.conllu'")
+# --- step: a causal tagger streams, word by word -------------------------------------------------
+
+TOL = dict(rtol=0.0, atol=1e-6)
+NUM_STEPS, BATCH_SIZE = 6, 3
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"val_fraction": 0.6, "test_fraction": 0.4}, "val_fraction \\+ test_fraction"),
-    ({"test_fraction": 0.0}, "test_fraction must be in"),
-    ({"char_hidden_size": -1}, "char_hidden_size must be"),
-    ({"max_word_chars": 1}, "max_word_chars must be"),
-    ({"min_freq": 0}, "min_freq must be"),
-])
-def test_config_rejects_bad_settings(overrides, message):
-    with pytest.raises(ValueError, match=message):
-        TagConfig(**overrides)
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_causal_tagger_with_characters_tags_each_word_as_forward(cell):
+    torch.manual_seed(0)
+    model = TaggerNetwork(17, 5, cell=cell, embedding_dim=4, hidden_size=6, num_layers=2, bidirectional=False,
+                          num_chars=9, char_embedding_dim=3, char_hidden_size=2).double().eval()
+    words = torch.randint(1, 17, (BATCH_SIZE, NUM_STEPS))
+    chars = torch.randint(1, 9, (BATCH_SIZE, NUM_STEPS, 4))
+    chars[..., 3] = 0  # a padded character slot, as `collate` writes for shorter words
+    lengths = torch.full((BATCH_SIZE,), NUM_STEPS)
+    scores = model(TaggerInputs(words, lengths, chars))  # (B, T, K)
+    state = None
+    for t in range(NUM_STEPS):
+        step_scores, state = model.step(words[:, t], state, chars=chars[:, t])
+        torch.testing.assert_close(step_scores, scores[:, t], **TOL)
+
+
+def test_a_bidirectional_tagger_cannot_step_and_says_why():
+    with pytest.raises(ValueError, match="causal.*received bidirectional=True"):
+        TaggerNetwork(9, 3, hidden_size=4).step(torch.tensor([1]))  # bidirectional by default
+
+
+def test_step_names_words_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=re.escape("words") + ".*" + re.escape("(1, 1)")):
+        TaggerNetwork(9, 3, hidden_size=4, bidirectional=False).step(torch.tensor([[1]]))
