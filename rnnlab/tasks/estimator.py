@@ -219,7 +219,7 @@ class Estimator:
             raise ValueError("path is required for an estimator that was not loaded from a run directory; "
                              "received None")
         where = f"rnnlab {self.task.name} run" + (f" {self._source.name}" if self._source is not None else "")
-        return export_graphs(self.task_.export_graphs(copy.deepcopy(self.network_).cpu()),
+        return export_graphs(self.task_.export_graphs(copy.deepcopy(self.network_).cpu().eval()),
                              Path(path) if path is not None else self._source / "model.onnx", description=where)
 
 

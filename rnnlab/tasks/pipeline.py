@@ -92,7 +92,7 @@ def fit(task: Task, data: Any, *, validation_data: Any = None, callbacks: Sequen
                          resume=resume)
     seconds = time.perf_counter() - started
     evaluation = task.score(model, prepared) if distributed.is_main() else None
-    return Fitted(model, prepared, result, seconds, evaluation)
+    return Fitted(model.eval(), prepared, result, seconds, evaluation)  # fitted: dropout off, as after load
 
 
 def _shares(batches: Iterable, world: int):

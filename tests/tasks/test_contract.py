@@ -54,7 +54,8 @@ TASKS = {
     "classify-series": Case("series_ts", "motions.ts", dict(epochs=2, hidden_size=8, batch_size=8),
                             bad=("@problemName x\n@timeStamps false\n@univariate false\n@dimensions 2\n"
                                  "@equalLength false\n@classLabel true a b\n@data\n1,2,3:4,5,6:a\n1,2:b\n", "line 9")),
-    "tag": Case("conllu", "sentences.conllu", dict(epochs=2, hidden_size=8, batch_size=8, embedding_dim=8, min_freq=1),
+    "tag": Case("conllu", "sentences.conllu", dict(epochs=2, hidden_size=8, batch_size=8, embedding_dim=8, min_freq=1,
+                                                   test_fraction=0.2),
                 predict=("--text", "O gato é grande ."), bad=("1\tO\t_\t_\t_\t_\t_\t_\t_\t_\n\n", "UPOS")),
     "generate": Case("text_file", "corpus.txt", dict(epochs=1, hidden_size=16, batch_size=4, bptt=20, embedding_dim=8),
                      predict=("--text", "to be"), bad=("\xff\xfe not text", "UTF-8")),
