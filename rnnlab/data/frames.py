@@ -21,6 +21,23 @@ from rnnlab.data.series import TIME_COLUMN_NAMES, Series, fill_column, load_seri
 from rnnlab.data.timestamps import next_times
 
 
+def is_file_or_name(data: Any) -> bool:
+    """True where `data` names what to read (a path, or a bundled data set's name), not data itself."""
+    return isinstance(data, (str, os.PathLike))
+
+
+def name_of(data: Any) -> str:
+    """How data is named in results: a path or name as given, data in memory by its type."""
+    if data is None:
+        return "<data in memory>"
+    return str(data) if is_file_or_name(data) else f"<{type(data).__name__} in memory>"
+
+
+def quoted(data: Any) -> str:
+    """How data is named in messages: a path or name quoted, data in memory by its type."""
+    return repr(str(data)) if is_file_or_name(data) else name_of(data)
+
+
 def is_pandas(value: Any, kind: str | None = None) -> bool:
     """True for a pandas object (of class `kind`, "DataFrame" or "Series", when given)."""
     module = type(value).__module__

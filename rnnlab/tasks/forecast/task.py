@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from rnnlab.data.errors import DataError
-from rnnlab.data.frames import read_series
+from rnnlab.data.frames import name_of, quoted, read_series
 from rnnlab.data.scaling import Scaler
 from rnnlab.data.series import Series, time_split
 from rnnlab.data.windows import batches, make_windows, window_starts
@@ -112,7 +112,7 @@ class ForecastTask(Task):
         series = read_series(data, target=config.target if self.target is None else self.target,
                              columns=config.columns, fill=config.fill, argument=argument)
         if self.columns is not None and list(series.columns) != self.columns:
-            raise DataError(f"{argument} {_name(data)} has columns {list(series.columns)}; the run was trained on "
+            raise DataError(f"{argument} {quoted(data)} has columns {list(series.columns)}; the run was trained on "
                             f"{self.columns}")
         return series
 
@@ -160,7 +160,7 @@ class ForecastTask(Task):
         try:
             xs, ys = make_windows(scaled, series.target_index, **kwargs)
         except DataError:
-            raise DataError(f"data {_name(data)} has {len(series)} points, too few for window={config.window} and "
+            raise DataError(f"data {quoted(data)} has {len(series)} points, too few for window={config.window} and "
                             f"horizon={config.horizon}: its {span} span (points {start} to {end - 1}) holds no whole "
                             "window; give a longer series, or a smaller window or horizon") from None
         return Windows(xs, ys, window_starts(**kwargs) + lag)
@@ -238,11 +238,11 @@ class ForecastTask(Task):
             "MASE divides the mean absolute error by that of the seasonal-naive forecast in the training span; "
             "below 1 beats it. The naive forecast repeats the last observed value."], tables=[table]),
             Section(heading="Forecast", images=[run_dir / "forecast.png"])]
-        return Outputs(title=f"rnnlab forecast: {prepared.series.target} ({_name(self.config.data)})",
+        return Outputs(title=f"rnnlab forecast: {prepared.series.target} ({name_of(self.config.data)})",
                        sections=sections, configuration=[f"Target transform: {self.transform}."])
 
     def describe(self) -> str:
-        return f"{self.config.model.upper()} on {_name(self.config.data)}"
+        return f"{self.config.model.upper()} on {quoted(self.config.data)}"
 
     def metrics_text(self, metrics: dict) -> str:
         lines = [f"{'':16}" + "".join(f"{n:>10}" for n in METRICS)]
@@ -253,7 +253,7 @@ class ForecastTask(Task):
         """Test-span metrics of the model and both baselines: the test span of `data` (the run's own by default)."""
         prepared = self.own_data() if data is None else self.prepare(data)
         evaluation = self.score(model, prepared)
-        return {"data": _name(self.config.data if data is None else data), "target": self.target,
+        return {"data": name_of(self.config.data if data is None else data), "target": self.target,
                 "horizon": self.config.horizon, "season": self.season,
                 "test_windows": int(len(evaluation["starts"])), "metrics": evaluation["metrics"]}
 
@@ -274,7 +274,3 @@ class ForecastTask(Task):
         example = torch.zeros(2, 3, len(self.columns))  # at least 2 on every dynamic axis, or export fixes it
         return [Graph(model, (example,), ["inputs"], ["forecast"], {"inputs": {0: "batch", 1: "time"}})]
 
-
-def _name(data: Any) -> str:
-    """How a run's data is named in messages: a path or name quoted, data in memory by its type."""
-    return repr(str(data)) if isinstance(data, (str, Path)) else f"<{type(data).__name__} in memory>"

@@ -11,7 +11,6 @@ line start so no line is broken.
 
 from __future__ import annotations
 
-import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 
 from rnnlab.data import bundled
 from rnnlab.data.errors import DataError
-from rnnlab.data.frames import is_pandas
+from rnnlab.data.frames import is_file_or_name, is_pandas
 from rnnlab.data.splits import split_text
 from rnnlab.data.text import UNK, Tokenizer, Vocabulary, read_text, resolve_text_data
 
@@ -31,17 +30,6 @@ class Corpus(NamedTuple):
     vocab: Vocabulary
     texts: dict[str, str]  # "train" | "val" | "test" → raw text
     ids: dict[str, torch.Tensor]  # → (N,) int64 token ids
-
-
-def is_file_or_name(data: Any) -> bool:
-    return isinstance(data, (str, os.PathLike))
-
-
-def name_of(data: Any) -> str:
-    """How data is named in results and messages: a path or name as given, data in memory by its type."""
-    if data is None:
-        return "<data in memory>"
-    return str(data) if is_file_or_name(data) else f"<{type(data).__name__} in memory>"
 
 
 def read_corpus(data: Any, argument: str = "data") -> str:

@@ -20,14 +20,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnlab.data.frames import is_file_or_name, name_of, quoted
 from rnnlab.data.text import Tokenizer, Vocabulary
 from rnnlab.metrics.language import language_metrics
 from rnnlab.report.atomic import write_text
 from rnnlab.report.html import Section, Table
 from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task, stateful_graph
 from rnnlab.tasks.generate.baselines import unigram_log_probs, unigram_nll
-from rnnlab.tasks.generate.corpus import (Corpus, characters_covered, encode_splits, is_file_or_name, name_of,
-                                          read_corpus)
+from rnnlab.tasks.generate.corpus import Corpus, characters_covered, encode_splits, read_corpus
 from rnnlab.tasks.generate.model import CarriedState, LanguageModel, lm_loss, stream_batches, stream_nll
 from rnnlab.tasks.generate.sampling import continue_text
 
@@ -120,7 +120,7 @@ class GenerateTask(Task):
         # a fitted run only scores: its training split need not fill a training batch
         corpus = encode_splits(text, self.tokenizer or config.tokenizer(), self.vocab, val_fraction=config.val_fraction,
                                test_fraction=config.test_fraction, min_freq=config.vocabulary_min_freq(),
-                               train_minimum=2 if fitted else 2 * config.batch_size, where=f"data {_quoted(data)}",
+                               train_minimum=2 if fitted else 2 * config.batch_size, where=f"data {quoted(data)}",
                                validation=validation)
         if not fitted:
             self.tokenizer, self.vocab = corpus.tokenizer, corpus.vocab
@@ -196,7 +196,7 @@ class GenerateTask(Task):
         return samples
 
     def describe(self) -> str:
-        return f"{self.config.model.upper()} {self.config.level}-level language model on {_quoted(self.config.data)}"
+        return f"{self.config.model.upper()} {self.config.level}-level language model on {quoted(self.config.data)}"
 
     def metrics_text(self, metrics: dict) -> str:
         rows = [f"{'':10}" + "".join(f"{name:>20}" for name in METRICS)]
@@ -239,7 +239,3 @@ class GenerateTask(Task):
         model.eval()  # a fitted model may still be in training mode: the graph must not hold its dropout
         return [stateful_graph(model, torch.zeros(2, 3, dtype=torch.int64), "tokens", "logits")]
 
-
-def _quoted(data: Any) -> str:
-    """A file or bundled name quoted, as messages name them; data in memory by its type."""
-    return repr(str(data)) if is_file_or_name(data) else name_of(data)

@@ -13,30 +13,18 @@ the value received.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from rnnlab.data.errors import DataError
-from rnnlab.data.frames import is_pandas
+from rnnlab.data.frames import is_file_or_name, is_pandas
 from rnnlab.data.text import read_conllu, resolve_text_data
 
 Sentence = tuple[list[str], list[str]]  # (words, tags)
 
 _FORMS = "a CoNLL-U file, a bundled tagging set's name (e.g. 'porttinari') or a list of (words, tags) pairs"
-
-
-def is_file_or_name(data: Any) -> bool:
-    return isinstance(data, (str, os.PathLike))
-
-
-def name_of(data: Any) -> str:
-    """How data is named in results and messages: a path or name as given, data in memory by its type."""
-    if data is None:
-        return "<data in memory>"
-    return str(data) if is_file_or_name(data) else f"<{type(data).__name__} in memory>"
 
 
 def read_sentences(data: Any, argument: str = "data") -> list[Sentence]:

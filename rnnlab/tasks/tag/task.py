@@ -27,7 +27,8 @@ from rnnlab.report.atomic import write_text
 from rnnlab.report.html import Section, Table
 from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task
 from rnnlab.tasks.tag.model import EncodedSentence, TaggerInputs, TaggerNetwork, tagging_loss
-from rnnlab.tasks.tag.sentences import Sentence, is_file_or_name, name_of, read_sentences
+from rnnlab.data.frames import name_of, quoted
+from rnnlab.tasks.tag.sentences import Sentence, read_sentences
 from rnnlab.tasks.tag.vocabularies import Vocabularies, batches, build_vocabularies, check_tags, encode
 
 BASELINE = "most_frequent_tag"
@@ -112,11 +113,11 @@ class TagTask(Task):
             indices["train"] = np.sort(np.concatenate([indices["train"], indices.pop("val")]))
         splits = {name: [sentences[i] for i in chosen] for name, chosen in indices.items()}
         numbers = {name: chosen + 1 for name, chosen in indices.items()}
-        wheres = {name: f"data {_quoted(data)} ({name} split)" for name in ("val", "test")}
+        wheres = {name: f"data {quoted(data)} ({name} split)" for name in ("val", "test")}
         if validation_data is not None:
             splits["val"] = read_sentences(validation_data, "validation_data")
             numbers["val"] = np.arange(1, len(splits["val"]) + 1)
-            wheres["val"] = f"validation_data {_quoted(validation_data)}"
+            wheres["val"] = f"validation_data {quoted(validation_data)}"
         vocabs = self.vocabs or build_vocabularies(splits["train"], min_freq=config.min_freq,
                                                    lowercase=config.lowercase)
         for name, where in wheres.items():
@@ -196,7 +197,7 @@ class TagTask(Task):
             f"{len(vocabs.chars)} characters, tags {vocabs.tags}."])
 
     def describe(self) -> str:
-        return f"{self.config.model.upper()} tagger on {_quoted(self.config.data)}"
+        return f"{self.config.model.upper()} tagger on {quoted(self.config.data)}"
 
     def metrics_text(self, metrics: dict) -> str:
         lines = [f"{'':20}{'accuracy':>10}{'oov_acc':>10}{'tokens':>8}{'oov':>6}"]
@@ -211,7 +212,7 @@ class TagTask(Task):
             sentences = self.own_data().splits["test"]
         else:
             sentences = read_sentences(data)
-            check_tags(sentences, range(1, len(sentences) + 1), self.vocabs.tags, f"data {_quoted(data)}")
+            check_tags(sentences, range(1, len(sentences) + 1), self.vocabs.tags, f"data {quoted(data)}")
         report = self.report(model, sentences)
         return {"data": name_of(self.config.data if data is None else data), "split": "test" if data is None else "all",
                 "sentences": len(sentences), "metrics": report["metrics"], "per_tag": report["per_tag"]}
@@ -256,10 +257,6 @@ class _SpreadInputs(nn.Module):
     def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         return self.model(TaggerInputs(words, lengths, chars))
 
-
-def _quoted(data: Any) -> str:
-    """A file or bundled name quoted, as messages name them; data in memory by its type."""
-    return repr(str(data)) if is_file_or_name(data) else name_of(data)
 
 
 def _write_predictions(path: Path, prepared: Prepared, report: dict) -> None:
