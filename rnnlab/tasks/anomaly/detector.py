@@ -1,4 +1,4 @@
-"""Anomaly detection on a stream: two recurrent scorers, a naive baseline, and how scores become flags.
+"""How residuals become scores and flags: the recurrent detectors, the naive baseline, and their calibration.
 
 Every method turns a standardised series x_1..x_N (N, C) into a residual r_t (C,) per point, and
 all methods share the same last three steps:
@@ -17,13 +17,15 @@ Residuals of the three methods:
                     r_t = 0 for the first W − 1 points, which complete no window
     naive           r_t = x_t − x_{t-1} (the residual of the naive forecast x̂_t = x_{t-1}); r_1 = 0
 
-Everything here works on whole series (batch mode): `Detector` bundles a method with its
-calibration (μ, σ, s_c, k, τ) and scores a raw series; `rnnlab.tasks.streaming.ScoreStream`
-computes the same numbers one point at a time.
+The forecaster and the autoencoder are `rnnlab.tasks.anomaly.model`'s. Everything here works on
+whole series (batch mode): `Detector` bundles a method with its calibration (μ, σ, s_c, k, τ) and
+scores a raw series; `rnnlab.tasks.anomaly.streaming.ScoreStream` computes the same numbers one
+point at a time.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,131 +33,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
-from rnnlab.cells.lstm import LSTMState
-from rnnlab.tasks.parts import ENCODERS
+from rnnlab.tasks.anomaly.model import NextStepForecaster, SequenceAutoencoder
 
 METHODS = ("forecast", "reconstruction")
-
-
-def _check_cell(cell: str) -> None:
-    if cell not in ENCODERS:
-        raise ValueError(f"cell must be one of {sorted(ENCODERS)}; received {cell!r}")
-
-
-class NextStepForecaster(nn.Module):
-    """A recurrent language model over values: after reading x_1..x_t it predicts x_{t+1}.
-
-        h_t     = cell(x_t, h_{t-1})       an rnnlab RNN/LSTM/GRU stack, batch-first, one direction
-        x̂_{t+1} = W h_t + b                a linear head to the C channels
-
-    Being causal and many-to-many, it is trained on windows (predicting each next step) and then
-    run over an unbounded stream with its state carried from point to point.
-
-    Args:
-        input_size: channels per time step (C).
-        cell: "rnn", "lstm" or "gru".
-        hidden_size: features in the hidden state (H).
-        num_layers: stacked recurrent layers (L).
-        dropout: between recurrent layers only, as in torch.
-
-    Shape:
-        xs: (B, T, C). Returns predictions (B, T, C), row t forecasting x_{t+1}, and the final
-        state in torch's packing ((L, B, H), or an `LSTMState` of two such tensors).
-    """
-
-    def __init__(self, input_size: int, *, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1,
-                 dropout: float = 0.0) -> None:
-        super().__init__()
-        _check_cell(cell)
-        self.input_size = check_positive_int("input_size", input_size)
-        self.encoder = ENCODERS[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                                      dropout=dropout)
-        self.head = nn.Linear(hidden_size, input_size)
-
-    def forward(self, xs: Tensor, state=None) -> tuple[Tensor, object]:
-        """Runs over `xs` from `state` (zeros when None); returns (predictions, final state)."""
-        if xs.dim() != 3 or xs.shape[-1] != self.input_size:
-            raise ValueError(f"xs must have shape (B, T, {self.input_size}); received {tuple(xs.shape)}")
-        outputs, state = self.encoder(xs, state)   # (B, T, H)
-        return self.head(outputs), state           # (B, T, C)
-
-    def step(self, x: Tensor, state=None, *, reset: Tensor | None = None) -> tuple[Tensor, object]:
-        """Reads one more point x_t of each stream and forecasts the next, x̂_{t+1}.
-
-        Equal to row t of `forward` over the stream so far; the state is the one `forward`
-        takes and returns, so the two can be mixed (read a history whole, then step).
-
-        Args:
-            x: (B, C) the newest point of each of B streams.
-            state: what the previous call (or `forward`) returned, or None for zeros.
-            reset: keyword-only (B,) bool: rows where a new stream starts (see `RecurrentLayer.step`).
-
-        Returns:
-            (x̂_{t+1} (B, C), state).
-        """
-        if x.dim() != 2 or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (B, {self.input_size}), one point per stream; received "
-                             f"{tuple(x.shape)}")
-        h, state = self.encoder.step(x, state, reset=reset)   # (B, H)
-        return self.head(h), state                              # (B, C)
-
-
-class SequenceAutoencoder(nn.Module):
-    """A recurrent sequence autoencoder: window → latent vector → reconstructed window.
-
-        e_t = enc(x_t, e_{t-1}),  t = 1..W       encoder reads the window, e_0 = 0
-        z   = W_z e_W + b_z                      latent code, (B, latent_size)
-        d_t = dec(z, d_{t-1}),  t = 1..W         decoder reads z at every step, d_0 = 0
-        x̃_t = W_o d_t + b_o                      reconstruction, (B, W, C)
-
-    The latent code is narrower than the window, so only the shapes seen in training (normal
-    windows) are reconstructed well.
-
-    Args:
-        input_size: channels per time step (C).
-        cell: "rnn", "lstm" or "gru" (both encoder and decoder).
-        hidden_size: features in each hidden state (H).
-        latent_size: features in the code z.
-        num_layers: stacked layers in the encoder and in the decoder.
-        dropout: between recurrent layers only, as in torch.
-
-    Shape:
-        windows: (B, W, C). Returns the reconstruction (B, W, C).
-    """
-
-    def __init__(self, input_size: int, *, cell: str = "lstm", hidden_size: int = 64, latent_size: int = 8,
-                 num_layers: int = 1, dropout: float = 0.0) -> None:
-        super().__init__()
-        _check_cell(cell)
-        self.input_size = check_positive_int("input_size", input_size)
-        check_positive_int("latent_size", latent_size)
-        layer = ENCODERS[cell]
-        self.encoder = layer(input_size, hidden_size, num_layers=num_layers, batch_first=True, dropout=dropout)
-        self.to_latent = nn.Linear(hidden_size, latent_size)
-        self.decoder = layer(latent_size, hidden_size, num_layers=num_layers, batch_first=True, dropout=dropout)
-        self.head = nn.Linear(hidden_size, input_size)
-
-    def forward(self, windows: Tensor) -> Tensor:
-        if windows.dim() != 3 or windows.shape[-1] != self.input_size:
-            raise ValueError(f"windows must have shape (B, W, {self.input_size}); received {tuple(windows.shape)}")
-        _, final = self.encoder(windows)
-        h_n = final.h if isinstance(final, LSTMState) else final       # (L, B, H)
-        z = self.to_latent(h_n[-1])                                     # (B, latent)
-        repeated = z.unsqueeze(1).expand(-1, windows.shape[1], -1)      # (B, W, latent)
-        outputs, _ = self.decoder(repeated.contiguous())                # (B, W, H)
-        return self.head(outputs)                                       # (B, W, C)
-
-    def step(self, x: Tensor, state=None, *, reset: Tensor | None = None):
-        """Not available: raises TypeError, because a reconstruction cannot be built one point at a time.
-
-        The decoder starts from the code of the whole window, so no output exists before the
-        window's last point, and each new point changes every earlier reconstruction.
-        `rnnlab.tasks.streaming.ScoreStream` streams this model with a ring buffer of the last W
-        points instead (O(W) work per point).
-        """
-        raise TypeError("a SequenceAutoencoder cannot step: its reconstruction of a window needs the whole window "
-                        "(the decoder reads the code of the last point); received a call to step. Stream it with "
-                        "rnnlab.tasks.streaming.ScoreStream, which keeps the last W points")
 
 
 def _as_tensor(values: np.ndarray, model: nn.Module) -> Tensor:
@@ -324,10 +204,22 @@ class Detector:
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "scale": self.scale.tolist(),
                 "threshold": self.threshold}
 
+    @classmethod
+    def from_dict(cls, saved: dict, method: str, model: nn.Module | None, *, smooth: int, window: int) -> Detector:
+        """The detector whose calibration `to_dict` gave, around `model` (its `scoring_copy`)."""
+        arrays = {key: np.asarray(saved[key], dtype=np.float64) for key in ("mean", "std", "scale")}
+        return cls(method, model, arrays["mean"], arrays["std"], arrays["scale"], smooth, float(saved["threshold"]),
+                   window)
+
+
+def scoring_copy(model: nn.Module) -> nn.Module:
+    """A float64 copy on the CPU, in eval mode: scores of batch and streaming agree to rounding."""
+    return copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
+
 
 def calibrate_detector(method: str, model: nn.Module | None, values: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
                        train_end: int, normal_until: int, smooth: int, window: int, quantile: float,
-                       margin: float) -> Detector:
+                       margin: float, calibration: np.ndarray | None = None) -> Detector:
     """A `Detector` whose scales come from the training span and whose threshold from the calibration span.
 
     Args:
@@ -337,16 +229,20 @@ def calibrate_detector(method: str, model: nn.Module | None, values: np.ndarray,
             (those that have one: from point 1, or W − 1 for reconstruction).
         normal_until: points [train_end, normal_until) are the calibration span: τ is
             `calibrate_threshold` of their scores with `quantile` and `margin`.
+        calibration: (M, C) a normal series of its own to calibrate τ on instead (validation data,
+            with train_end = normal_until): its scores from its first point with a residual.
     """
     detector = Detector(method, model, np.asarray(mean), np.asarray(std), np.ones(len(mean)), smooth, 0.0, window)
     residuals = detector.residuals(detector.standardise(values[:normal_until]))
     first = window - 1 if method == "reconstruction" else 1   # the first point that has a residual
     scale = residual_scale(residuals[first:train_end])
-    scores = point_scores(residuals, scale, smooth)
-    threshold = calibrate_threshold(scores[train_end:], quantile=quantile, margin=margin)
+    if calibration is None:
+        held_out = point_scores(residuals, scale, smooth)[train_end:]
+    else:
+        held_out = point_scores(detector.residuals(detector.standardise(calibration)), scale, smooth)[first:]
+    threshold = calibrate_threshold(held_out, quantile=quantile, margin=margin)
     return Detector(method, model, detector.mean, detector.std, scale, smooth, threshold, window)
 
 
-__all__ = ["METHODS", "NextStepForecaster", "SequenceAutoencoder", "forecast_residuals",
-           "reconstruction_residuals", "naive_residuals", "residual_scale", "point_scores", "calibrate_threshold",
-           "Detector", "calibrate_detector"]
+__all__ = ["METHODS", "Detector", "calibrate_detector", "calibrate_threshold", "forecast_residuals",
+           "naive_residuals", "point_scores", "reconstruction_residuals", "residual_scale", "scoring_copy"]

@@ -175,9 +175,9 @@ def test_bad_streams_are_one_line_errors(trained, tmp_path, capsys, content, mes
 def test_options_are_checked(trained, capsys):
     data, out = trained
     assert run_detect([str(out), "--data", str(data), "--interval", "0"]) == 2
-    assert "--interval must be positive" in capsys.readouterr().err
+    assert "interval must be positive (seconds); received 0.0" in capsys.readouterr().err
     assert run_detect([str(out), "--data", str(data), "--max-points", "0"]) == 2
-    assert "--max-points must be a positive integer" in capsys.readouterr().err
+    assert "max_points must be a positive integer or None; received 0" in capsys.readouterr().err
 
 
 def test_the_entry_point_runs_detect(trained, capsys):

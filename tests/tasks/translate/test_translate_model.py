@@ -1,20 +1,21 @@
-"""The Translator and its decoders: pads never matter, training and decoding agree, beam ≥ greedy."""
+"""The translator network and its decoders: pads never matter, training and decoding agree, beam ≥ greedy."""
 
 import pytest
 import torch
 
 import rnnlab
-from rnnlab.tasks.decoding import Hypothesis, beam_search, greedy_decode, max_output_length
-from rnnlab.tasks.seq2seq import make_batch
-from rnnlab.tasks.translate import Memory, TeacherForcedBatch, Translator, sequence_log_probs, translation_loss
+from rnnlab.tasks.translate.corpus import make_batch
+from rnnlab.tasks.translate.decoding import Hypothesis, beam_search, greedy_decode, max_output_length
+from rnnlab.tasks.translate.model import (Memory, TeacherForcedBatch, TranslatorNetwork, sequence_log_probs,
+                                          translation_loss)
 
 PAD, BOS, EOS = 0, 2, 3  # target ids as a Vocabulary with specials (<pad>, <unk>, <s>, </s>) gives them
 
 
 def random_translator(cell="gru", seed=0, *, attention="general", bidirectional=True, num_layers=1,
-                      target_vocab=11) -> Translator:
+                      target_vocab=11) -> TranslatorNetwork:
     torch.manual_seed(seed)
-    model = Translator(13, target_vocab, pad_id=PAD, bos_id=BOS, cell=cell, embedding_dim=6, hidden_size=7,
+    model = TranslatorNetwork(13, target_vocab, pad_id=PAD, bos_id=BOS, cell=cell, embedding_dim=6, hidden_size=7,
                        num_layers=num_layers, bidirectional=bidirectional, attention=attention)
     return model.double().eval()
 
@@ -164,7 +165,7 @@ def test_beams_on_the_test_sentences_of_a_trained_model():
 
     train, test = [pair() for _ in range(256)], [pair() for _ in range(24)]
     torch.manual_seed(0)
-    model = Translator(13, 12, pad_id=PAD, bos_id=BOS, embedding_dim=12, hidden_size=24).double()
+    model = TranslatorNetwork(13, 12, pad_id=PAD, bos_id=BOS, embedding_dim=12, hidden_size=24).double()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     losses = []
     for epoch in range(6):
@@ -189,9 +190,9 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="max_lengths"):
         greedy_decode(model, SOURCES, [5], eos_id=EOS)
     with pytest.raises(ValueError, match="cell must be one of"):
-        Translator(5, 5, pad_id=0, bos_id=2, cell="transformer")
+        TranslatorNetwork(5, 5, pad_id=0, bos_id=2, cell="transformer")
     with pytest.raises(ValueError, match="score must be one of"):
-        Translator(5, 5, pad_id=0, bos_id=2, attention="dot")
+        TranslatorNetwork(5, 5, pad_id=0, bos_id=2, attention="dot")
     with pytest.raises(ValueError, match="source_lengths must all be ≥ 1"):
         model.encode(torch.tensor([[4, 5]]), torch.tensor([0]))
     assert isinstance(greedy_decode(model, [[4]], [2], eos_id=EOS)[0], Hypothesis)

@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
 from rnnlab.data.text import pad_batch
-from rnnlab.tasks.parts import ENCODERS
+from rnnlab.tasks.parts import ENCODERS, check_cell
 
 ATTENTIONS = ("general", "additive")
 
@@ -101,7 +101,7 @@ class TeacherForcedBatch(NamedTuple):
     target_inputs: Tensor  # (B, T) int64: <s> y_1 .. y_{n-1} y_n, padded
 
 
-class Translator(nn.Module):
+class TranslatorNetwork(nn.Module):
     """The encoder–decoder of the module docstring, on rnnlab's RNN/LSTM/GRU layers.
 
     Args:
@@ -123,8 +123,7 @@ class Translator(nn.Module):
                  cell: str = "gru", embedding_dim: int = 128, hidden_size: int = 256, num_layers: int = 1,
                  bidirectional: bool = True, dropout: float = 0.0, attention: str = "general") -> None:
         super().__init__()
-        if cell not in ENCODERS:
-            raise ValueError(f"cell must be one of {sorted(ENCODERS)}; received {cell!r}")
+        check_cell(cell)
         for name, value in (("source_vocab_size", source_vocab_size), ("target_vocab_size", target_vocab_size),
                             ("embedding_dim", embedding_dim), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):
@@ -208,7 +207,7 @@ def translation_loss(logits: Tensor, targets: Tensor, pad_id: int) -> Tensor:
     """Mean cross-entropy per real target token: −(1/N) Σ log p(y_t | y<t, x), pads ignored.
 
     Args:
-        logits: (B, T, V) from `Translator.forward`; targets: (B, T) int64, y_1 .. y_n </s> then pads.
+        logits: (B, T, V) from `TranslatorNetwork.forward`; targets: (B, T) int64, y_1 .. y_n </s> then pads.
     """
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad_id)
 
@@ -220,7 +219,7 @@ def log_softmax(logits: Tensor) -> Tensor:
     return torch.log_softmax(logits, dim=-1)
 
 
-def sequence_log_probs(model: Translator, sources: list[list[int]], outputs: list[list[int]],
+def sequence_log_probs(model: TranslatorNetwork, sources: list[list[int]], outputs: list[list[int]],
                        *, eos_id: int) -> tuple[Tensor, list[Tensor]]:
     """The model's total log-probability log p(y | x) = Σ_t log p(y_t | y<t, x) of each output.
 
@@ -257,5 +256,5 @@ def sequence_log_probs(model: Translator, sources: list[list[int]], outputs: lis
     return totals.cpu(), maps
 
 
-__all__ = ["ATTENTIONS", "Attention", "Memory", "TeacherForcedBatch", "Translator", "log_softmax",
+__all__ = ["ATTENTIONS", "Attention", "Memory", "TeacherForcedBatch", "TranslatorNetwork", "log_softmax",
            "sequence_log_probs", "translation_loss"]

@@ -1,4 +1,4 @@
-"""Greedy and beam-search decoding of a `Translator`, scored by the model's total log-probability.
+"""Greedy and beam-search decoding of a `TranslatorNetwork`, scored by the model's total log-probability.
 
 A hypothesis y = y_1 .. y_n is scored by log p(y | x) = Σ_t log p(y_t | y<t, x), with no length
 normalisation: that is the quantity both decoders maximise and the one the guarantee below is
@@ -28,7 +28,7 @@ from torch import Tensor
 
 from rnnlab.cells.lstm import LSTMState
 from rnnlab.data.text import EOS, UNK, Vocabulary, pad_batch
-from rnnlab.tasks.translate import Memory, Translator, log_softmax, sequence_log_probs
+from rnnlab.tasks.translate.model import Memory, TranslatorNetwork, log_softmax, sequence_log_probs
 
 DECODE_BATCH = 64  # sources decoded together by `translate`
 
@@ -78,14 +78,14 @@ def _select(state: Any, index: Tensor) -> Any:
     return state.index_select(1, index)
 
 
-def _step(model: Translator, memory: Memory, last: Tensor, state: Any) -> tuple[Tensor, Any]:
+def _step(model: TranslatorNetwork, memory: Memory, last: Tensor, state: Any) -> tuple[Tensor, Any]:
     """log p(· | y<t, x) (B, V) after the previous tokens `last` (B,), and the next state."""
     logits, state, _ = model.decode(memory, last[:, None], state)  # (B, 1, V)
     return log_softmax(logits[:, 0]), state
 
 
 @torch.no_grad()
-def greedy_decode(model: Translator, sources: list[list[int]], max_lengths: list[int], *,
+def greedy_decode(model: TranslatorNetwork, sources: list[list[int]], max_lengths: list[int], *,
                   eos_id: int) -> list[Hypothesis]:
     """Decodes each source by taking the most probable next token until </s> or its length limit.
 
@@ -122,7 +122,7 @@ def greedy_decode(model: Translator, sources: list[list[int]], max_lengths: list
 
 
 @torch.no_grad()
-def beam_search(model: Translator, sources: list[list[int]], max_lengths: list[int], *, beam_size: int,
+def beam_search(model: TranslatorNetwork, sources: list[list[int]], max_lengths: list[int], *, beam_size: int,
                 eos_id: int, keep_greedy: bool = True) -> list[Hypothesis]:
     """The best hypothesis a beam of `beam_size` finds for each source (see the module docstring).
 
@@ -209,8 +209,8 @@ class Translation(NamedTuple):
     attention: Tensor  # (len(hypothesis.tokens), S) attention weights, row t for output token t
 
 
-def translate(model: Translator, sources: list[list[str]], source_vocab: Vocabulary, target_vocab: Vocabulary, *,
-              beam_size: int, max_ratio: float, replace_unk: bool) -> list[Translation]:
+def translate(model: TranslatorNetwork, sources: list[list[str]], source_vocab: Vocabulary,
+              target_vocab: Vocabulary, *, beam_size: int, max_ratio: float, replace_unk: bool) -> list[Translation]:
     """Translations of tokenized sources: beam search, or greedy decoding when `beam_size` is 1.
 
     Sources are decoded `DECODE_BATCH` at a time, grouped by length (less padding); each is

@@ -1,19 +1,17 @@
-"""The translation command line end to end: train on a small TSV, evaluate, predict, translate, reload; bad input."""
+"""The translation command line: train on a small TSV, the run directory, evaluate, predict, translate; bad input."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from rnnlab.cli import translate as translate_command
 from rnnlab.cli.main import main
-from rnnlab.tasks.translate_run import predict_lines, translate_texts
+from rnnlab.tasks import load
 
 WORDS = {"the": "el", "king": "rey", "said": "dijo", "and": "y", "god": "dios", "saw": "vio", "light": "luz",
          "good": "buena", "was": "era", "land": "tierra", "water": "agua", "unto": "á"}
@@ -79,7 +77,8 @@ def test_predict_and_translate(trained, capsys):
     capsys.readouterr()
     assert main(["predict", str(out), "--text", "The king said."]) == 0
     (line,) = capsys.readouterr().out.splitlines()
-    assert line == translate_texts(out, ["The king said."])[0][0]
+    translator = load(out)
+    assert line == translator.translate("The king said.")
     assert main(["predict", str(out), "--data", str(data)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 90  # one translation per pair
 
@@ -89,18 +88,9 @@ def test_predict_and_translate(trained, capsys):
     assert args.run(args) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(len(line.split("\t")) == 2 for line in lines)
-    greedy = translate_texts(out, ["God saw the light.", "The land."], beam_size=1)
+    greedy = translator.translate(["God saw the light.", "The land."], beam_size=1, return_scores=True)
     assert [line.split("\t")[0] for line in lines] == [text for text, _ in greedy]
     assert [float(line.split("\t")[1]) for line in lines] == pytest.approx([score for _, score in greedy], abs=1e-4)
-
-
-def test_a_fresh_process_predicts_the_same(trained):
-    data, out = trained
-    expected = predict_lines(out, data=str(data))
-    result = subprocess.run([sys.executable, "-m", "rnnlab", "predict", str(out), "--data", str(data)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == expected
 
 
 def test_prediction_errors(trained, capsys):
@@ -109,8 +99,8 @@ def test_prediction_errors(trained, capsys):
                  ["predict", str(out), "--text", "   "]):
         assert main(args) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
-    with pytest.raises(ValueError, match="beam_size must be a positive integer; received 0"):
-        translate_texts(out, ["The king."], beam_size=0)
+    assert main(["translate", str(out), "The king.", "--beam", "0"]) == 2
+    assert "beam_size must be a positive integer; received 0" in capsys.readouterr().err
 
 
 def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
@@ -121,11 +111,14 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
     no_tab.write_text("\n".join(lines) + "\n", encoding="utf-8")
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
+    latin = tmp_path / "latin.tsv"
+    latin.write_bytes("The light.\tLa luz.\nUnto the king.\tÁ el rey.\n".encode("latin-1"))
     out = tmp_path / "run"
     return {
         "row without a tab": (train_args(no_tab, out), "line 5 has no tab"),
         "missing file": (train_args(tmp_path / "nope.tsv", out), "does not exist"),
         "empty file": (train_args(empty, out), "empty"),
+        "not UTF-8": (train_args(latin, out), "latin.tsv: not UTF-8: byte b'\\xc1' at offset 34 (line 2)"),
         "bundled set of another kind": (train_args("hamlet", out), "not 'parallel'"),
         "bad fraction": (train_args(good, out, "--val-fraction", "0"), "val_fraction must be in (0, 1)"),
         "bad beam": (train_args(good, out, "--beam-size", "0"), "beam_size must be a positive integer"),
@@ -133,8 +126,9 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["row without a tab", "missing file", "empty file", "bundled set of another kind",
-                                  "bad fraction", "bad beam", "too short for max_length"])
+@pytest.mark.parametrize("case", ["row without a tab", "missing file", "empty file", "not UTF-8",
+                                  "bundled set of another kind", "bad fraction", "bad beam",
+                                  "too short for max_length"])
 def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, capsys, case):
     args, message = _bad_inputs(tmp_path)[case]
     assert main(args) == 2

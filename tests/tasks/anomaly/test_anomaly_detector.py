@@ -1,4 +1,4 @@
-"""The anomaly models and the batch scoring pipeline: residuals, scales, smoothing, thresholds."""
+"""The batch scoring pipeline: residuals, scales, smoothing, thresholds, calibration."""
 
 from __future__ import annotations
 
@@ -6,43 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.tasks.anomaly import (Detector, NextStepForecaster, SequenceAutoencoder, calibrate_detector,
-                                  calibrate_threshold, forecast_residuals, naive_residuals, point_scores,
-                                  reconstruction_residuals, residual_scale)
+from rnnlab.tasks.anomaly.detector import (Detector, calibrate_detector, calibrate_threshold, forecast_residuals,
+                                           naive_residuals, point_scores, reconstruction_residuals, residual_scale,
+                                           scoring_copy)
+from rnnlab.tasks.anomaly.model import NextStepForecaster, SequenceAutoencoder
 
 
 def series(n: int = 60, channels: int = 2, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n)[:, None]
     return np.sin(2 * np.pi * t / 12 + np.arange(channels)) + 0.1 * rng.standard_normal((n, channels))
-
-
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_forecaster_is_causal_and_equals_stepping_with_carried_state(cell):
-    torch.manual_seed(0)
-    model = NextStepForecaster(2, cell=cell, hidden_size=5, num_layers=2).double().eval()
-    xs = torch.as_tensor(series(20))[None]                           # (1, T, C)
-    predictions, final = model(xs)
-    state, stepped = None, []
-    for t in range(xs.shape[1]):
-        prediction, state = model(xs[:, t : t + 1], state)
-        stepped.append(prediction[:, 0])
-    torch.testing.assert_close(torch.stack(stepped, dim=1), predictions)
-    changed = xs.clone()
-    changed[0, 10] += 5.0                                            # the future must not leak backwards
-    later, _ = model(changed)
-    torch.testing.assert_close(later[:, :10], predictions[:, :10])
-    assert not torch.allclose(later[:, 10], predictions[:, 10])
-
-
-def test_autoencoder_reconstructs_windows_of_its_shape_and_rejects_others():
-    torch.manual_seed(0)
-    model = SequenceAutoencoder(3, hidden_size=6, latent_size=2)
-    assert model(torch.randn(4, 9, 3)).shape == (4, 9, 3)
-    with pytest.raises(ValueError, match=r"windows must have shape \(B, W, 3\)"):
-        model(torch.randn(4, 9, 2))
-    with pytest.raises(ValueError, match="cell must be one of"):
-        SequenceAutoencoder(3, cell="transformer")
 
 
 def test_forecast_residuals_are_the_error_of_the_previous_steps_forecast():
@@ -113,3 +86,27 @@ def test_detector_checks_its_method_and_model():
         Detector("arima", None, ones, ones, ones, 1, 1.0)
     with pytest.raises(ValueError, match="model must be given"):
         Detector("forecast", None, ones, ones, ones, 1, 1.0)
+
+
+def test_a_separate_calibration_series_sets_the_threshold_from_its_points_with_a_residual():
+    values = series(120, channels=1)
+    mean, std = values[:60].mean(axis=0), values[:60].std(axis=0)
+    other = series(40, channels=1, seed=5)
+    options = dict(train_end=90, normal_until=90, smooth=2, window=1, quantile=1.0, margin=1.5)
+    detector = calibrate_detector("naive", None, values, mean, std, calibration=other, **options)
+    prefix = calibrate_detector("naive", None, values, mean, std, train_end=60, normal_until=90, smooth=2, window=1,
+                                quantile=1.0, margin=1.5)
+    assert detector.threshold == pytest.approx(1.5 * detector.scores(other)[1:].max())  # point 0 has no residual
+    np.testing.assert_allclose(detector.scale, residual_scale(naive_residuals(detector.standardise(values[:90]))[1:]))
+    assert detector.threshold != prefix.threshold
+
+
+def test_a_detector_round_trips_through_its_dict_and_scores_with_a_float64_copy():
+    torch.manual_seed(0)
+    model = NextStepForecaster(1, hidden_size=4)
+    values = series(50, channels=1)
+    detector = calibrate_detector("forecast", scoring_copy(model), values, values.mean(axis=0), values.std(axis=0),
+                                  train_end=30, normal_until=40, smooth=1, window=1, quantile=1.0, margin=2.0)
+    copied = Detector.from_dict(detector.to_dict(), "forecast", scoring_copy(model), smooth=1, window=1)
+    np.testing.assert_array_equal(copied.scores(values), detector.scores(values))
+    assert next(copied.model.parameters()).dtype == torch.float64 and next(model.parameters()).dtype == torch.float32
