@@ -133,8 +133,9 @@ def _from_columns(values: dict[str, Any], target: str, columns, times, fill, arg
     if len(matrix) == 0:
         raise DataError(f"{argument} has no rows")
     index = times if times is not None and not isinstance(times, list) else None
-    strings = None if times is None else [str(t) for t in (times if isinstance(times, list) else _index_strings(times))]
-    return Series(values=matrix, columns=tuple(names), target=target, times=None if strings is None else tuple(strings),
+    strings = times if isinstance(times, list) or times is None else _index_strings(times)  # None: a plain index
+    return Series(values=matrix, columns=tuple(names), target=target,
+                  times=None if strings is None else tuple(str(t) for t in strings),
                   index=index)
 
 

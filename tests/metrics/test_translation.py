@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnnlab.metrics.translation import chrf, corpus_bleu, ngrams
-from rnnlab.tasks.decoding import replace_unknowns
+from rnnlab.tasks.translate.decoding import replace_unknowns
 
 CAT = "the cat sat on the mat".split()
 REF = "the cat is on the mat".split()

@@ -121,3 +121,9 @@ def test_the_probe_is_the_trainer_s_loss_on_the_first_test_windows():
     trainer = Trainer(forecaster.network_, torch.nn.functional.mse_loss, TrainerOptions(), quiet=True)
     expected = trainer.evaluate(batches(test.inputs[:7], test.targets[:7], 3, shuffle=False))
     assert probe.loss().item() == pytest.approx(expected, rel=1e-6, abs=1e-7)
+
+
+def test_a_pandas_series_without_timestamps_is_forecast_by_position():
+    series = pd.Series(monthly().to_numpy(), name="sales")  # a RangeIndex: positions, no times
+    forecast = rnnlab.Forecaster(**TINY, horizon=2).fit(series).predict()
+    assert list(forecast.index) == [96, 97]
