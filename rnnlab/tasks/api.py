@@ -8,6 +8,7 @@ A task subclasses `Task` and fills in the hooks, as a LightningModule does over 
     prepare(data)              read, check and split the data; fit vocabularies, scalers, labels
     build_model()              the nn.Module, from the config and what prepare fitted
     loss, train_batches, val_batches
+    finish(model, prepared)    what needs the trained model (an anomaly threshold), into the state
     score(model, prepared)     the held-out metrics, beside the task's baselines
     write_outputs(...)         the task's own files and report sections (predictions, plots)
     evaluate, probe, export_graphs
@@ -271,6 +272,10 @@ class Task:
     def val_batches(self, prepared: Any) -> Iterable | None:
         """The validation batches (in a fixed order), or None where the task has no validation split."""
         return None
+
+    def finish(self, model: nn.Module, prepared: Any) -> None:
+        """Fits what needs the trained model (a threshold, a calibration) into the task's state;
+        called once after training, on every process, before `score`."""
 
     # --- results ---------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """THE run of every task: seed, prepare, build, train, score; then save, load, probe and export.
 
     fit(task, data)        distributed start → seed → task.prepare → task.build_model → device →
-                           Trainer (callbacks, checkpoints, resume) → task.score on the held-out split
+                           Trainer (callbacks, checkpoints, resume) → task.finish → task.score on the
+                           held-out split
     save(task, fitted, d)  d/config.json, model.safetensors, metrics.jsonl, test_metrics.json, the
                            task's own files, loss.png and report.html, built in `d.partial` and renamed
     load(d)                the task with its fitted state, and its model on the run's device
@@ -91,6 +92,7 @@ def fit(task: Task, data: Any, *, validation_data: Any = None, callbacks: Sequen
     result = trainer.fit(train_batches, (lambda: task.val_batches(prepared)) if has_validation else None,
                          resume=resume)
     seconds = time.perf_counter() - started
+    task.finish(model, prepared)
     evaluation = task.score(model, prepared) if distributed.is_main() else None
     return Fitted(model.eval(), prepared, result, seconds, evaluation)  # fitted: dropout off, as after load
 

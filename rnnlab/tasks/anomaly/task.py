@@ -11,8 +11,8 @@ which by default is twice the largest normal score (a calibration span of a few 
 sees less of the normal tail than a test span of thousands will). Every point after the prefix is
 a test point: the metrics (`rnnlab.metrics.detection`) compare its flag and score with its
 label. The naive baseline (r_t = x_t − x_{t−1}) is scaled, smoothed and calibrated the same way.
-The calibration is fitted after training (in `score`, the first hook that sees the trained
-model) and saved in config.json with the channels and the spans.
+The calibration is fitted after training (`finish`) and saved in config.json with the channels
+and the spans.
 
 A run directory holds, beside the pipeline's files, scores.csv (time, value(s), score, flag,
 label) and scores.png (`outputs`).
@@ -201,6 +201,10 @@ class AnomalyTask(Task):
                                          window=config.recon_window)
                 for name, method, net in (("model", config.method, copied), ("naive", "naive", None))}
 
+    def finish(self, model: nn.Module, prepared: Prepared) -> None:
+        """Calibrates the detectors once the model is trained (see `calibrate`)."""
+        self.calibrate(model, prepared)
+
     def calibrate(self, model: nn.Module, prepared: Prepared) -> None:
         """Fits the residual scales on the training span and τ on the held-out normal points."""
         config, spans = self.config, prepared.spans
@@ -223,8 +227,6 @@ class AnomalyTask(Task):
         return {"scores": scores, "metrics": metrics, "threshold": detectors["model"].threshold}
 
     def score(self, model: nn.Module, prepared: Prepared) -> dict:
-        if self.calibration is None:  # fitting: the calibration needs the trained model
-            self.calibrate(model, prepared)
         return self.results(model, prepared.series, prepared.spans.normal_until)
 
     # --- outputs ---------------------------------------------------------------------------------
