@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from rnnlab.report.html import Section, Table, write_report
-from rnnlab.report.plots import plot_comparison, plot_gradient_flow
+from rnnlab.report.diagnostic_plots import plot_comparison, plot_gradient_flow
 from rnnlab.studies.diagnose import Inspection, flow_summary, flow_table, inspect, write_plots
 from rnnlab.report.atomic import write_json
 from rnnlab.tasks.api import Probe

@@ -23,7 +23,7 @@ import torch
 
 from rnnlab.diagnostics import gradient_flow
 from rnnlab.report.html import Section, Table, write_report
-from rnnlab.report.plots import plot_gradient_flow, plot_memory_curve
+from rnnlab.report.diagnostic_plots import plot_gradient_flow, plot_memory_curve
 from rnnlab.studies import claims
 from rnnlab.report.atomic import write_json
 from rnnlab.studies.compare import compare, comparison_sections

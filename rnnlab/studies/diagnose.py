@@ -17,7 +17,8 @@ import torch
 
 from rnnlab.diagnostics import GradientFlow, Recording, gradient_flow, record
 from rnnlab.report.html import Section, Table, write_report
-from rnnlab.report.plots import plot_gate_heatmaps, plot_gate_histograms, plot_gradient_flow, saturation
+from rnnlab.report.diagnostic_plots import plot_gradient_flow
+from rnnlab.report.gate_plots import plot_gate_heatmaps, plot_gate_histograms, saturation
 from rnnlab.report.atomic import write_json
 from rnnlab.tasks import load
 from rnnlab.tasks.api import Probe

@@ -13,17 +13,15 @@ from matplotlib.colors import to_hex
 from matplotlib.container import BarContainer
 from matplotlib.image import imread
 
-from rnnlab.report import plots
-from rnnlab.report.plots import (
+from rnnlab.report import diagnostic_plots, gate_plots
+from rnnlab.report.diagnostic_plots import (
     ARCHITECTURE_COLOURS,
     architecture_colour,
     plot_comparison,
-    plot_gate_heatmaps,
-    plot_gate_histograms,
     plot_gradient_flow,
     plot_memory_curve,
-    saturation,
 )
+from rnnlab.report.gate_plots import plot_gate_heatmaps, plot_gate_histograms, saturation
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LSTM_KINDS = {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid", "c": "free"}
@@ -33,13 +31,14 @@ LSTM_KINDS = {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid", "c": 
 def figures(monkeypatch):
     """Every Figure the plots save, in order, so a test can read its titles, labels and colours."""
     saved = []
-    save_png = plots._save_png
+    save_png = diagnostic_plots.save_png
 
     def keep(figure, path):
         saved.append(figure)
         return save_png(figure, path)
 
-    monkeypatch.setattr(plots, "_save_png", keep)
+    for module in (diagnostic_plots, gate_plots):
+        monkeypatch.setattr(module, "save_png", keep)
     return saved
 
 
@@ -111,7 +110,7 @@ def test_gate_heatmaps_write_a_png_for_any_length_and_width(tmp_path, figures, n
 ])
 def test_gate_heatmap_colour_range_is_fixed_by_kind(tmp_path, kind, value, position):
     path = plot_gate_heatmaps({"x": np.full((30, 12), value)}, tmp_path / "one.png", title="t", kinds={"x": kind})
-    expected = colormaps[plots._KIND_COLOUR_MAPS[kind]](position)[:3]
+    expected = colormaps[gate_plots._KIND_COLOUR_MAPS[kind]](position)[:3]
     np.testing.assert_allclose(dominant_colour(imread(path)), expected, atol=2 / 255)
 
 

@@ -18,7 +18,7 @@ import pytest
 from matplotlib.image import imread
 
 from rnnlab.report import Section, Table, write_report
-from rnnlab.report.plots import plot_comparison, plot_gradient_flow
+from rnnlab.report.diagnostic_plots import plot_comparison, plot_gradient_flow
 from rnnlab.report.render import _FACTS_SCRIPT, _POLICY, SCREENSHOT_WIDTH, _instrument, find_chromium, main, render
 
 needs_chromium = pytest.mark.skipif(

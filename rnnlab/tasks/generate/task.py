@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnlab.data.frames import is_file_or_name, name_of, quoted
+from rnnlab.data.frames import name_of, quoted
 from rnnlab.data.text import Tokenizer, Vocabulary
 from rnnlab.metrics.language import language_metrics
 from rnnlab.report.atomic import write_text
