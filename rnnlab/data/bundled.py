@@ -10,6 +10,10 @@ the text data sets (for each name, its file and its kind, i.e. which reader of `
 reads it: "labelled", "text", "conllu" or "parallel"). `bundled_path` and `bundled_file` take a
 name from either; `list_names`/`list_datasets` describe the series, `list_text_names`/
 `list_text_datasets` the text.
+
+This module is longer than the style's ~300 lines: it holds the registries of all four kinds of
+bundled data (series, texts, series classification, anomaly series), a few lines per entry, so
+that one file answers "what ships with rnnlab, and where does it come from".
 """
 
 import csv

@@ -16,6 +16,10 @@ units reading F features, with G gate blocks (1 for SimpleRNN, 4 for LSTM, 3 for
 Where Keras keeps one bias and rnnlab two, Keras → rnnlab puts all of it in b_ih with b_hh = 0,
 and rnnlab → Keras sums them: the function is the same either way, and Keras → rnnlab → Keras
 gives Keras's weights back exactly.
+
+This module is longer than the style's ~300 lines: it is one weight map read both ways (Keras to
+rnnlab and back) for three layer kinds, two GRU forms, Bidirectional wrappers and stacks; the two
+directions are kept side by side so that each can be checked against the other.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ torch's order and with torch's initialisation, so state_dicts move between the t
 speaks torch at its boundary (layouts, packed sequences, states packed as (L*D, B, H)) and runs
 through one of the backends; the reference backend is the composition of cells in
 `rnnlab.layers.compose`, run on the layer's own parameters through bound cells.
+
+This module is longer than the style's ~300 lines: it is one class, torch's whole layer interface
+(constructor, torch's parameter names, forward with hx, lengths and PackedSequence, step), whose
+parts all read the same layer state; split, each part would reach into the others' privates.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ Reproducibility is by construction: the batches of epoch `e` come from
 a run resumed from a checkpoint taken mid-epoch regenerates that epoch, skips the batches already
 trained, and (with RNG, optimizer and scheduler states restored) ends with the same weights as an
 uninterrupted run. Epochs and steps are counted from 1 everywhere (history, metrics, errors).
+
+This module is longer than the style's ~300 lines: it is one class, the training loop, whose
+resume, distributed and non-finite-loss bookkeeping share one run state; the options, results and
+callbacks are in options.py and callbacks.py.
 """
 
 from __future__ import annotations

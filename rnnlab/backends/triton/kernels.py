@@ -25,6 +25,10 @@ tanh is written as 2σ(2x) - 1, which the interpreter and every GPU back end hav
 A sequence past its length keeps its state (its rows are frozen, not written with new values)
 and sends no gradient into its gates; the drivers in `launch.py` turn the final state's gradient
 into the gradient of each row's last real step.
+
+This module is longer than the style's ~300 lines: the forward and backward kernels of the three
+cells share the `@triton.jit` helpers at its top (tiles, matrix products, ∂L/∂h_t), and read
+best beside them and beside this docstring's account of the launch plans.
 """
 
 from __future__ import annotations
