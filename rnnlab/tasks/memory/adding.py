@@ -13,9 +13,8 @@ import numpy as np
 import torch
 
 from rnnlab.tasks.api import Headline
-from rnnlab.tasks.estimator import Estimator
 from rnnlab.tasks.memory.problems import ADDING_FEATURES, adding_metrics, adding_problem
-from rnnlab.tasks.memory.task import MemoryConfig, MemoryTask, _no_data
+from rnnlab.tasks.memory.task import MemoryConfig, MemoryEstimator, MemoryTask
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class AddingTask(MemoryTask):
         return lines
 
 
-class AddingProblem(Estimator):
+class AddingProblem(MemoryEstimator):
     """A recurrent model trained on the adding problem at sequence length `length` (long memory).
 
     Settings are the options of `rnnlab train adding`. The sequences are generated from `seed`,
@@ -69,20 +68,6 @@ class AddingProblem(Estimator):
 
     task = AddingTask
 
-    def fit(self, *, callbacks=None, checkpoint_dir=None, resume: bool = False) -> AddingProblem:
-        """Trains on freshly drawn sequences every epoch; returns self."""
-        return self._fit(None, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume)
-
     def predict(self, inputs) -> np.ndarray:
         """The model's sums for sequences `inputs` of shape (N, T, 2) (value, marker per step): (N,)."""
-        self._check_fitted()
-        xs = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
-        if xs.dim() != 3 or xs.shape[-1] != ADDING_FEATURES:
-            raise ValueError(f"inputs must have shape (N, T, {ADDING_FEATURES}); received {tuple(xs.shape)}")
-        return self.task_.answers(self.network_, xs).flatten().numpy().astype(np.float64)
-
-    def predict_lines(self, data=None, text=None) -> list[str]:
-        """`rnnlab predict`: the model's answers to the first test sequences, beside the targets."""
-        _no_data(self.task.title, data=data, text=text)
-        self._check_fitted()
-        return self.task_.examples(self.network_)
+        return self._answers(inputs, ADDING_FEATURES).flatten().numpy().astype(np.float64)

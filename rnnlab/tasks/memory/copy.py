@@ -13,9 +13,8 @@ import numpy as np
 import torch
 
 from rnnlab.tasks.api import Headline
-from rnnlab.tasks.estimator import Estimator
 from rnnlab.tasks.memory.problems import copy_metrics, copy_task, memoryless_copy_metrics
-from rnnlab.tasks.memory.task import MemoryConfig, MemoryTask, _no_data
+from rnnlab.tasks.memory.task import MemoryConfig, MemoryEstimator, MemoryTask
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class CopyTask(MemoryTask):
         return lines
 
 
-class CopyProblem(Estimator):
+class CopyProblem(MemoryEstimator):
     """A recurrent model trained on the copy task: K symbols repeated after a delay of T steps.
 
     Settings are the options of `rnnlab train copy`. The sequences are generated from `seed`, so
@@ -88,21 +87,6 @@ class CopyProblem(Estimator):
 
     task = CopyTask
 
-    def fit(self, *, callbacks=None, checkpoint_dir=None, resume: bool = False) -> CopyProblem:
-        """Trains on freshly drawn sequences every epoch; returns self."""
-        return self._fit(None, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume)
-
     def predict(self, inputs) -> np.ndarray:
         """The model's answer at every step (0 blank, 1 … S symbols) for one-hot `inputs` (N, T', S + 2): (N, T')."""
-        self._check_fitted()
-        xs = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
-        features = self.symbols + 2
-        if xs.dim() != 3 or xs.shape[-1] != features:
-            raise ValueError(f"inputs must have shape (N, T, {features}), one-hot; received {tuple(xs.shape)}")
-        return self.task_.answers(self.network_, xs).argmax(dim=-1).numpy()
-
-    def predict_lines(self, data=None, text=None) -> list[str]:
-        """`rnnlab predict`: the model's copies of the first test sequences, beside what was shown."""
-        _no_data(self.task.title, data=data, text=text)
-        self._check_fitted()
-        return self.task_.examples(self.network_)
+        return self._answers(inputs, self.symbols + 2).argmax(dim=-1).numpy()

@@ -21,6 +21,7 @@ import torch
 
 from rnnlab.report.html import Section, Table
 from rnnlab.tasks.api import Graph, Outputs, Probe, RunConfig, Task
+from rnnlab.tasks.estimator import Estimator
 from rnnlab.tasks.memory.model import MemoryModel
 
 _STREAMS = {"train": 0, "val": 1, "test": 2}
@@ -223,6 +224,28 @@ class MemoryTask(Task):
     def export_graphs(self, model: torch.nn.Module) -> list[Graph]:
         inputs, _ = self.generate(2, data_generator(self.config.seed, "test"))
         return [Graph(model, (inputs[:, :3],), ["inputs"], ["outputs"], {"inputs": {0: "batch", 1: "time"}})]
+
+
+class MemoryEstimator(Estimator):
+    """What both memory estimators share: `fit` reads no data, and `rnnlab predict` shows examples."""
+
+    def fit(self, *, callbacks=None, checkpoint_dir=None, resume: bool = False):
+        """Trains on freshly drawn sequences every epoch; returns self."""
+        return self._fit(None, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume)
+
+    def predict_lines(self, data=None, text=None) -> list[str]:
+        """`rnnlab predict`: the model's answers to the first test sequences, beside what was asked."""
+        _no_data(self.task.title, data=data, text=text)
+        self._check_fitted()
+        return self.task_.examples(self.network_)
+
+    def _answers(self, inputs, features: int) -> torch.Tensor:
+        """The model's outputs for sequences `inputs` (N, T, features), checked."""
+        self._check_fitted()
+        xs = torch.as_tensor(np.asarray(inputs, dtype=np.float32))
+        if xs.dim() != 3 or xs.shape[-1] != features:
+            raise ValueError(f"inputs must have shape (N, T, {features}); received {tuple(xs.shape)}")
+        return self.task_.answers(self.network_, xs)
 
 
 def _no_data(title: str, **given: Any) -> None:
