@@ -54,12 +54,10 @@ except ImportError:  # run from a checkout without an install: benchmarks/ is sy
     import rnnlab
 
 from benchinfo import cpu_model, git_revision
-from rnnlab.data.scaling import Scaler
 from rnnlab.interop.quantize import Int8Weight, quantize_dynamic
-from rnnlab.tasks.classify_series import pad_series, predict_probabilities
-from rnnlab.tasks.classify_series_run import (ClassifySeriesConfig, load_run, prepare, standardised, targets_of,
-                                              train_classify_series)
-from rnnlab.tasks.run import write_text
+from rnnlab.report.atomic import write_text
+from rnnlab.tasks import SeriesClassifier
+from rnnlab.tasks.classify_series.model import pad_series, predict_probabilities
 
 NOISY_SPREAD = 1.5
 # (B, T, F, H, bidirectional): the task's encoder on its test set, alone, and a larger layer
@@ -78,17 +76,21 @@ def trained_run(cell: str, runs: Path) -> Path:
     out = runs / cell
     if not (out / "model.safetensors").is_file():
         log(f"training classify-series with model={cell} into {out} ...")
-        train_classify_series(ClassifySeriesConfig(model=cell, out=str(out), device="cpu"), quiet=True)
+        SeriesClassifier(model=cell, device="cpu").fit("japanese_vowels").save(out)
     return out
+
+
+def load_model(run_dir: Path) -> torch.nn.Module:
+    """The run's network, in eval mode on the CPU."""
+    return SeriesClassifier.load(run_dir).network_.cpu()
 
 
 def test_set(run_dir: Path) -> tuple[list[np.ndarray], np.ndarray]:
     """The run's test sequences, standardised with its scaler, and their class ids."""
-    config, saved, _ = load_run(run_dir)
-    prepared = prepare(config)
+    task = SeriesClassifier.load(run_dir).task_
+    prepared = task.own_data()
     rows = prepared.rows[2]
-    sequences = standardised(Scaler.from_dict(saved["scaler"]), prepared.test, rows)
-    return sequences, targets_of(saved["classes"], prepared.test, rows)
+    return task.standardised(prepared.test, rows), task.targets(prepared.test, rows)
 
 
 def weight_bytes(model: torch.nn.Module) -> int:
@@ -146,9 +148,9 @@ def noisy(timings: dict) -> bool:
 @torch.no_grad()
 def task_rows(cell: str, run_dir: Path, args) -> tuple[list[str], list[str]]:
     """One accuracy row and two speed rows (batch, B = 1) for the run of `cell`."""
-    _, _, model = load_run(run_dir)
+    model = load_model(run_dir)
     quantized = quantize_dynamic(model)
-    on_reference = load_run(run_dir)[2]
+    on_reference = load_model(run_dir)
     on_reference.encoder.backend = "reference"
     sequences, targets = test_set(run_dir)
 

@@ -137,6 +137,8 @@ def diagnose(run_dir: str | Path, out: str | Path | None = None, *, rows: int = 
     Returns:
         {"run_dir", "out", "task", "model", "probe": the batch's description, "flow": `flow_summary`}.
     """
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:  # before anything is read
+        raise ValueError(f"rows must be a positive integer; received {rows!r}")
     run_dir = Path(run_dir)
     estimator = load(run_dir)
     inspection = inspect(estimator.probe(rows), clip=estimator.grad_clip or None)

@@ -140,11 +140,22 @@ def save(task: Task, fitted: Fitted, path: str | Path, *, command: str, overwrit
     outputs = task.write_outputs(run_dir, fitted.model, fitted.prepared, fitted.evaluation)
     plot_losses(fitted.result.history, run_dir / "loss.png")
     sections = [*outputs.sections,
-                Section(heading="Training", paragraphs=list(outputs.training), images=[run_dir / "loss.png"]),
+                Section(heading="Training", paragraphs=[training_note(fitted.result.history), *outputs.training],
+                        images=[run_dir / "loss.png"]),
                 Section(heading="Configuration", paragraphs=list(outputs.configuration),
                         tables=[task.config.settings_table()])]
     write_report(run_dir / "report.html", title=outputs.title, sections=sections, command=command)
     return stage.finish()
+
+
+def training_note(history: list[dict]) -> str:
+    """One sentence on the epochs trained and the ones whose weights were kept."""
+    scored = [record for record in history if record.get("val_loss") is not None]
+    if not scored:
+        return f"{len(history)} epochs without validation; the final weights are kept."
+    best = min(scored, key=lambda record: record["val_loss"])
+    return (f"{len(history)} epochs; the weights kept are those of epoch {best['epoch']}, whose validation loss "
+            f"{best['val_loss']:.4f} was the lowest.")
 
 
 def _finite(record: dict) -> dict:

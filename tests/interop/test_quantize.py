@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnlab
 from rnnlab.interop.quantize import Int8Weight, quantize_dynamic
-from rnnlab.tasks.classify_series import SeriesClassifier
+from rnnlab.tasks.classify_series import SeriesClassifierNetwork
 
 INPUT_SIZE, HIDDEN_SIZE, NUM_STEPS, BATCH_SIZE = 6, 16, 9, 5
 # A layer's int8 error, measured over the configurations below and input seeds 0–4: at most 0.004
@@ -205,7 +205,7 @@ def test_streaming_steps_equal_forward():
 def test_task_model_close_to_float():
     """A series classifier (bidirectional GRU with lengths, max pooling, linear head), end to end."""
     torch.manual_seed(0)
-    model = SeriesClassifier(INPUT_SIZE, 4, cell="gru", hidden_size=HIDDEN_SIZE, bidirectional=True,
+    model = SeriesClassifierNetwork(INPUT_SIZE, 4, cell="gru", hidden_size=HIDDEN_SIZE, bidirectional=True,
                              pooling="max").eval()
     quantized = quantize_dynamic(model)
     xs, lengths = inputs(batch_size=8)

@@ -267,22 +267,39 @@ def test_a_run_whose_data_is_gone_says_so_alike_in_evaluate_and_probe(name, fitt
         load(moved).probe()
 
 
+def larger(graph, generator: torch.Generator) -> tuple:
+    """The graph's example inputs grown along every dynamic axis: integer inputs (ids, lengths, masks)
+    tiled, so they stay valid (lengths then fall below the doubled T), floating inputs drawn anew."""
+    grown = []
+    for name, example in zip(graph.input_names, graph.example_inputs):
+        axes = graph.dynamic_axes.get(name, {})
+        tiled = example.repeat(*[2 if axis in axes else 1 for axis in range(example.dim())])
+        grown.append(torch.randn(tiled.shape, generator=generator) if tiled.is_floating_point() else tiled)
+    return tuple(grown)
+
+
 @pytest.mark.parametrize("name", list(TASKS))
-def test_every_exported_graph_runs_in_onnxruntime_as_the_model_does(name, fitted, tmp_path):
+def test_every_exported_graph_runs_in_onnxruntime_as_the_model_does(name, fitted, tmp_path, capsys):
+    """`rnnlab export` writes the run's graphs; onnxruntime runs each on its example inputs and on
+    inputs twice as large on every dynamic axis (batch, time), and answers as the model does."""
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime runs the exported graphs: pip install onnxruntime")
     pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript: pip install onnxscript")
-    estimator = load(fitted[name][2])
-    paths = estimator.export(tmp_path / "model.onnx")
+    run_dir = fitted[name][2]
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "model.onnx")]) == 0
+    estimator = load(run_dir)
     graphs = estimator.task_.export_graphs(estimator.network_)
-    assert len(paths) == len(graphs) and all(path.is_file() for path in paths)
+    paths = [tmp_path / f"model{graph.suffix}.onnx" for graph in graphs]
+    assert all(path.is_file() for path in paths) and not (run_dir / "model.onnx").exists()
     for path, graph in zip(paths, graphs):
-        with torch.no_grad():
-            expected = graph.module(*graph.example_inputs)
-        expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        inputs = {n: t.numpy() for n, t in zip(graph.input_names, graph.example_inputs) if t is not None}
-        got = session.run(None, inputs)
-        assert len(got) == len(expected)
-        for ours, theirs in zip(got, expected):
-            theirs = theirs.float() if theirs.is_floating_point() else theirs  # the encoder's mask is bool
-            torch.testing.assert_close(torch.from_numpy(ours), theirs, atol=1e-5, rtol=0.0)
+        for inputs in (graph.example_inputs, larger(graph, torch.Generator().manual_seed(0))):
+            with torch.no_grad():
+                expected = graph.module(*inputs)
+            expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
+            got = session.run(None, {n: t.numpy() for n, t in zip(graph.input_names, inputs) if t is not None})
+            assert len(got) == len(expected)
+            for ours, theirs in zip(got, expected):
+                theirs = theirs.float() if theirs.is_floating_point() else theirs  # the encoder's mask is bool
+                # a masked attention score is -inf in one and a large negative number in the other
+                torch.testing.assert_close(torch.from_numpy(ours).clamp(min=-1e4), theirs.clamp(min=-1e4),
+                                           atol=1e-5, rtol=0.0)

@@ -223,7 +223,9 @@ class MemoryTask(Task):
 
     def export_graphs(self, model: torch.nn.Module) -> list[Graph]:
         inputs, _ = self.generate(2, data_generator(self.config.seed, "test"))
-        return [Graph(model, (inputs[:, :3],), ["inputs"], ["outputs"], {"inputs": {0: "batch", 1: "time"}})]
+        # contiguous: a slice keeps the full sequence's strides, which would tie the time axis to them
+        return [Graph(model, (inputs[:, :3].contiguous(),), ["inputs"], ["outputs"],
+                      {"inputs": {0: "batch", 1: "time"}})]
 
 
 class MemoryEstimator(Estimator):

@@ -1,4 +1,4 @@
-"""Tests for rnnlab.tasks.classify_series: padding never matters, the batches, and both baselines."""
+"""The series classifier network and its pieces: padding never matters, the batches, and both baselines."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.tasks.classify_series import (POOLINGS, SeriesBatch, SeriesClassifier, nearest_neighbour, pad_series,
-                                          predict_probabilities, resample, series_batches)
+from rnnlab.tasks.classify_series.baselines import nearest_neighbour, resample
+from rnnlab.tasks.classify_series.model import (SeriesBatch, SeriesClassifierNetwork, pad_series, predict_probabilities,
+                                                series_batches)
+from rnnlab.tasks.parts import POOLINGS
 
 
 def random_series(lengths, channels=3, seed=0):
@@ -29,7 +31,7 @@ def test_pad_series_zero_pads_and_keeps_lengths():
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_logits_do_not_depend_on_padding_or_batch_mates(cell, pooling, bidirectional):
     torch.manual_seed(0)
-    model = SeriesClassifier(3, 4, cell=cell, hidden_size=5, num_layers=2, bidirectional=bidirectional,
+    model = SeriesClassifierNetwork(3, 4, cell=cell, hidden_size=5, num_layers=2, bidirectional=bidirectional,
                              pooling=pooling).double().eval()
     series = random_series([3, 7, 5], seed=1)
     batch = pad_series(series)
@@ -44,12 +46,12 @@ def test_logits_do_not_depend_on_padding_or_batch_mates(cell, pooling, bidirecti
 
 def test_classifier_rejects_bad_arguments_and_shapes():
     with pytest.raises(ValueError, match="cell must be one of"):
-        SeriesClassifier(3, 2, cell="transformer")
+        SeriesClassifierNetwork(3, 2, cell="transformer")
     with pytest.raises(ValueError, match=r"pooling must be one of \['last', 'mean', 'max'\]; received 'sum'"):
-        SeriesClassifier(3, 2, pooling="sum")
+        SeriesClassifierNetwork(3, 2, pooling="sum")
     with pytest.raises(ValueError, match="num_classes must be at least 2; received 1"):
-        SeriesClassifier(3, 1)
-    model = SeriesClassifier(3, 2, hidden_size=4)
+        SeriesClassifierNetwork(3, 1)
+    model = SeriesClassifierNetwork(3, 2, hidden_size=4)
     with pytest.raises(ValueError, match=r"values must be \(B, T, 3\) and lengths \(B,\); received \(2, 5, 4\)"):
         model(torch.zeros(2, 5, 4), torch.tensor([5, 5]))
     with pytest.raises(ValueError, match=r"lengths must be in \[1, T=5\]; received \[0, 5\]"):
@@ -72,7 +74,7 @@ def test_series_batches_cover_every_sequence_and_shuffle_reproducibly():
 
 def test_predict_probabilities_keeps_the_order_and_sums_to_one():
     torch.manual_seed(0)
-    model = SeriesClassifier(3, 3, hidden_size=4)
+    model = SeriesClassifierNetwork(3, 3, hidden_size=4)
     series = random_series([4, 2, 6, 3, 5])
     probabilities = predict_probabilities(model, series, batch_size=2)
     assert probabilities.shape == (5, 3)
@@ -113,7 +115,7 @@ def test_model_learns_a_separable_problem():
     series = [((2 * s - 1) * np.linspace(-1, 1, n)[:, None] + 0.1 * generator.normal(size=(n, 2))).astype(np.float32)
               for s, n in zip(signs, lengths)]
     torch.manual_seed(0)
-    model = SeriesClassifier(2, 2, cell="gru", hidden_size=8)
+    model = SeriesClassifierNetwork(2, 2, cell="gru", hidden_size=8)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     for _ in range(15):
         for batch, targets in series_batches(series, signs, 16, generator=torch.Generator().manual_seed(1)):

@@ -23,13 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
-from rnnlab.cells.lstm import LSTMState
-from rnnlab.data.errors import DataError
-from rnnlab.data.text import Tokenizer, Vocabulary, pad_batch
+from rnnlab.data.text import pad_batch
 from rnnlab.layers.streaming import PooledStream, pool_step, recurrent_part
-from rnnlab.tasks.parts import ENCODERS
-
-POOLINGS = ("last", "mean", "max")
+from rnnlab.tasks.parts import ENCODERS, check_classifier, check_lengths, pool
 
 
 class TextBatch(NamedTuple):
@@ -39,47 +35,7 @@ class TextBatch(NamedTuple):
     lengths: Tensor  # (B,) int64, in [1, T]
 
 
-class TextEncoder(NamedTuple):
-    """How texts and labels become model input; saved with a run, so a reloaded run encodes the same.
-
-    Attributes:
-        tokenizer: splits a text into tokens.
-        vocabulary: maps tokens to ids (unknown tokens to <unk>).
-        classes: the labels, sorted; class id k is classes[k].
-        max_length: keep at most this many tokens of a text; 0 keeps all.
-    """
-
-    tokenizer: Tokenizer
-    vocabulary: Vocabulary
-    classes: list[str]
-    max_length: int
-
-    def ids(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text (unknown words → <unk>), cut to max_length tokens."""
-        encoded = [self.vocabulary.encode(self.tokenizer(text)) for text in texts]
-        return [ids[: self.max_length] for ids in encoded] if self.max_length else encoded
-
-    def targets(self, labels: list[str], where: str) -> np.ndarray:
-        """Class ids of `labels`; a label training never saw is a DataError naming it and `where`."""
-        position = {label: k for k, label in enumerate(self.classes)}
-        for row, label in enumerate(labels, start=1):
-            if label not in position:
-                raise DataError(f"{where}: data row {row} has label {label!r}, which training never saw; the run's "
-                                f"labels are {self.classes}")
-        return np.array([position[label] for label in labels], dtype=np.int64)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict; `from_dict` rebuilds an equal encoder from it."""
-        return {"tokenizer": self.tokenizer.to_dict(), "vocabulary": self.vocabulary.to_dict(),
-                "classes": list(self.classes), "max_length": self.max_length}
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> TextEncoder:
-        return cls(Tokenizer.from_dict(saved["tokenizer"]), Vocabulary.from_dict(saved["vocabulary"]),
-                   list(saved["classes"]), int(saved["max_length"]))
-
-
-class TextClassifier(nn.Module):
+class TextClassifierNetwork(nn.Module):
     """An embedding, a batch-first rnnlab encoder and a linear head to class logits.
 
     Args:
@@ -103,17 +59,10 @@ class TextClassifier(nn.Module):
                  hidden_size: int = 64, num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
                  padding_idx: int = 0, pooling: str = "last") -> None:
         super().__init__()
-        if cell not in ENCODERS:
-            raise ValueError(f"cell must be one of {sorted(ENCODERS)}; received {cell!r}")
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {list(POOLINGS)}; received {pooling!r}")
+        check_classifier(cell, num_classes, pooling, dropout)
         check_positive_int("vocab_size", vocab_size)
-        if check_positive_int("num_classes", num_classes) < 2:
-            raise ValueError(f"num_classes must be at least 2; received {num_classes}")
         if not 0 <= padding_idx < vocab_size:
             raise ValueError(f"padding_idx must be in [0, {vocab_size}); received {padding_idx}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); received {dropout!r}")
         self.cell, self.pooling, self.num_classes = cell, pooling, num_classes
         self.num_directions = 2 if bidirectional else 1
         self.embedding = nn.Embedding(vocab_size, check_positive_int("embedding_dim", embedding_dim),
@@ -137,19 +86,9 @@ class TextClassifier(nn.Module):
         if tokens.dim() != 2 or lengths.shape != tokens.shape[:1]:
             raise ValueError(f"tokens must be (B, T) and lengths (B,); received {tuple(tokens.shape)} and "
                              f"{tuple(lengths.shape)}")
-        if tokens.shape[1] == 0 or int(lengths.min()) < 1 or int(lengths.max()) > tokens.shape[1]:
-            raise ValueError(f"lengths must be in [1, T={tokens.shape[1]}]; received {lengths.tolist()}")
-        xs = self.embedding(tokens)                                        # (B, T, F)
-        outputs, final = self.encoder(xs, lengths=lengths)                 # (B, T, D*H), zeros past each end
-        if self.pooling == "last":
-            h_n = final.h if isinstance(final, LSTMState) else final       # (L*D, B, H)
-            top = h_n[-self.num_directions:]                               # (D, B, H), forward first
-            return top.transpose(0, 1).reshape(tokens.shape[0], -1)        # (B, D*H)
-        if self.pooling == "mean":
-            return outputs.sum(dim=1) / lengths.to(outputs)[:, None]      # padded outputs are zeros
-        steps = torch.arange(tokens.shape[1], device=outputs.device)
-        valid = (steps[None, :] < lengths.to(outputs.device)[:, None]).unsqueeze(-1)  # (B, T, 1)
-        return outputs.masked_fill(~valid, float("-inf")).amax(dim=1)      # (B, D*H)
+        check_lengths(lengths, tokens.shape[1])
+        outputs, final = self.encoder(self.embedding(tokens), lengths=lengths)  # (B, T, D*H), zeros past each end
+        return pool(self.pooling, outputs, final, lengths, self.num_directions)  # (B, D*H)
 
     def forward(self, tokens: Tensor | TextBatch, lengths: Tensor | None = None) -> Tensor:
         """Class logits of each text.
@@ -243,7 +182,7 @@ def text_batches(sequences: Sequence[Sequence[int]], labels: Sequence[int] | np.
 
 
 @torch.no_grad()
-def predict_probabilities(model: TextClassifier, sequences: Sequence[Sequence[int]], *, pad_id: int,
+def predict_probabilities(model: TextClassifierNetwork, sequences: Sequence[Sequence[int]], *, pad_id: int,
                           batch_size: int = 256) -> np.ndarray:
     """Class probabilities of each encoded text, in eval mode, in the order given.
 

@@ -10,17 +10,17 @@ import torch
 
 from rnnlab.data.errors import DataError
 from rnnlab.data.text import Tokenizer, Vocabulary, pad_batch
-from rnnlab.tasks.classify import (TextBatch, TextClassifier, TextEncoder, predict_probabilities,
-                                   text_batches)
+from rnnlab.tasks.classify_text.model import TextBatch, TextClassifierNetwork, predict_probabilities, text_batches
+from rnnlab.tasks.classify_text.texts import TextEncoder
 
 SENTENCES = [[5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [9, 9, 9, 9, 9, 9, 9], [12]]
 
 
-def _model(cell: str, bidirectional: bool, pooling: str, **kwargs) -> TextClassifier:
+def _model(cell: str, bidirectional: bool, pooling: str, **kwargs) -> TextClassifierNetwork:
     torch.manual_seed(0)
     options = dict(cell=cell, embedding_dim=6, hidden_size=5, num_layers=2, bidirectional=bidirectional,
                    dropout=0.3, padding_idx=0, pooling=pooling)
-    return TextClassifier(20, 3, **{**options, **kwargs}).eval()
+    return TextClassifierNetwork(20, 3, **{**options, **kwargs}).eval()
 
 
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
@@ -69,7 +69,7 @@ def test_a_small_model_learns_a_keyword_task():
         sequences.append([int(w) for w in words])
         labels.append(label)
     torch.manual_seed(0)
-    model = TextClassifier(20, 2, cell="gru", embedding_dim=8, hidden_size=8, bidirectional=True, pooling="max")
+    model = TextClassifierNetwork(20, 2, cell="gru", embedding_dim=8, hidden_size=8, bidirectional=True, pooling="max")
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     for epoch in range(8):
         model.train()
@@ -137,9 +137,9 @@ def test_the_encoder_round_trips_through_json_and_encodes_the_same():
 ])
 def test_bad_constructor_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        TextClassifier(20, 2, **kwargs)
+        TextClassifierNetwork(20, 2, **kwargs)
     with pytest.raises(ValueError, match="num_classes must be at least 2"):
-        TextClassifier(20, 1)
+        TextClassifierNetwork(20, 1)
 
 
 def test_an_empty_sequence_is_refused():

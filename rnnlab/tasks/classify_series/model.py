@@ -1,4 +1,4 @@
-"""Many-to-one classification of multivariate series of unequal lengths, and its two baselines.
+"""Many-to-one classification of multivariate series of unequal lengths: the network and its batches.
 
 The model reads a standardised sequence x_1 … x_n (x_t ∈ R^C, one row per time step) with an
 rnnlab RNN/LSTM/GRU and maps one encoding of the whole sequence to class logits:
@@ -13,11 +13,6 @@ Sequences of different lengths share a zero-padded batch; each carries its lengt
 runs with `lengths=` (outputs past n are zeros, final states are those at step n, the backward
 direction starts at step n) and the pooling reads steps t ≤ n only, so padding never changes a
 sequence's probabilities.
-
-Baselines: the majority class (`rnnlab.metrics.classification.majority_baseline`) and the
-1-nearest-neighbour classifier with Euclidean distance (`nearest_neighbour`): every sequence is
-resampled to one length L by linear interpolation (`resample`), flattened to L·C numbers, and
-takes the label of the closest training sequence.
 """
 
 from __future__ import annotations
@@ -30,11 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
-from rnnlab.cells.lstm import LSTMState
 from rnnlab.layers.streaming import PooledStream, check_causal, check_step_input, pool_step, recurrent_part
-from rnnlab.tasks.parts import ENCODERS
-
-POOLINGS = ("last", "mean", "max")
+from rnnlab.tasks.parts import ENCODERS, check_classifier, check_lengths, pool
 
 
 class SeriesBatch(NamedTuple):
@@ -53,7 +45,7 @@ def pad_series(series: Sequence[np.ndarray]) -> SeriesBatch:
     return SeriesBatch(batch, lengths)
 
 
-class SeriesClassifier(nn.Module):
+class SeriesClassifierNetwork(nn.Module):
     """A batch-first rnnlab encoder over C channels and a linear head to K class logits.
 
     Args:
@@ -75,14 +67,7 @@ class SeriesClassifier(nn.Module):
                  num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
                  pooling: str = "last") -> None:
         super().__init__()
-        if cell not in ENCODERS:
-            raise ValueError(f"cell must be one of {sorted(ENCODERS)}; received {cell!r}")
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {list(POOLINGS)}; received {pooling!r}")
-        if check_positive_int("num_classes", num_classes) < 2:
-            raise ValueError(f"num_classes must be at least 2; received {num_classes}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); received {dropout!r}")
+        check_classifier(cell, num_classes, pooling, dropout)
         self.input_size = check_positive_int("input_size", input_size)
         self.cell, self.pooling, self.num_classes = cell, pooling, num_classes
         self.num_directions = 2 if bidirectional else 1
@@ -105,18 +90,9 @@ class SeriesClassifier(nn.Module):
         if values.dim() != 3 or values.shape[-1] != self.input_size or lengths.shape != values.shape[:1]:
             raise ValueError(f"values must be (B, T, {self.input_size}) and lengths (B,); received "
                              f"{tuple(values.shape)} and {tuple(lengths.shape)}")
-        if values.shape[1] == 0 or int(lengths.min()) < 1 or int(lengths.max()) > values.shape[1]:
-            raise ValueError(f"lengths must be in [1, T={values.shape[1]}]; received {lengths.tolist()}")
-        outputs, final = self.encoder(values, lengths=lengths)             # (B, T, D*H), zeros past each end
-        if self.pooling == "last":
-            h_n = final.h if isinstance(final, LSTMState) else final       # (L*D, B, H)
-            top = h_n[-self.num_directions:]                               # (D, B, H), forward first
-            return top.transpose(0, 1).reshape(values.shape[0], -1)        # (B, D*H)
-        if self.pooling == "mean":
-            return outputs.sum(dim=1) / lengths.to(outputs)[:, None]      # padded outputs are zeros
-        steps = torch.arange(values.shape[1], device=outputs.device)
-        valid = (steps[None, :] < lengths.to(outputs.device)[:, None]).unsqueeze(-1)  # (B, T, 1)
-        return outputs.masked_fill(~valid, float("-inf")).amax(dim=1)      # (B, D*H)
+        check_lengths(lengths, values.shape[1])
+        outputs, final = self.encoder(values, lengths=lengths)                   # (B, T, D*H), zeros past each end
+        return pool(self.pooling, outputs, final, lengths, self.num_directions)  # (B, D*H)
 
     def forward(self, values: Tensor | SeriesBatch, lengths: Tensor | None = None) -> Tensor:
         """Class logits of each sequence.
@@ -189,7 +165,7 @@ def series_batches(series: Sequence[np.ndarray], targets: Sequence[int] | np.nda
 
 
 @torch.no_grad()
-def predict_probabilities(model: SeriesClassifier, series: Sequence[np.ndarray], *,
+def predict_probabilities(model: SeriesClassifierNetwork, series: Sequence[np.ndarray], *,
                           batch_size: int = 256) -> np.ndarray:
     """Class probabilities of each sequence, in eval mode, in the order given.
 
@@ -204,58 +180,3 @@ def predict_probabilities(model: SeriesClassifier, series: Sequence[np.ndarray],
         logits = model(values.to(device), lengths.to(device))               # (B, K)
         probabilities[start:start + len(lengths)] = torch.softmax(logits.double(), dim=-1).cpu().numpy()
     return probabilities
-
-
-def resample(values: np.ndarray, length: int) -> np.ndarray:
-    """A sequence stretched or squeezed to `length` steps by linear interpolation, channel by channel.
-
-    Step j of the result is the sequence read at position j·(T−1)/(length−1) of its own time axis
-    (interpolating between the two neighbouring steps), so the first and last steps are kept. A
-    sequence of one step is repeated.
-
-    Args:
-        values: (T, C) with T ≥ 1.
-        length: the number of steps wanted (≥ 1).
-
-    Returns:
-        (length, C) float64.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2 or len(values) == 0:
-        raise ValueError(f"values must have shape (T ≥ 1, C); received {values.shape}")
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-        raise ValueError(f"length must be a positive integer; received {length!r}")
-    length = int(length)  # numpy integers (e.g. a max over lengths) are welcome
-    if len(values) == 1:
-        return np.repeat(values, length, axis=0)
-    positions = np.linspace(0.0, len(values) - 1, length)                  # (length,)
-    steps = np.arange(len(values))
-    return np.stack([np.interp(positions, steps, values[:, c]) for c in range(values.shape[1])], axis=1)
-
-
-def nearest_neighbour(train_series: Sequence[np.ndarray], train_labels: Sequence, query_series: Sequence[np.ndarray],
-                      length: int) -> np.ndarray:
-    """1-nearest-neighbour labels with Euclidean distance on sequences resampled to `length` steps.
-
-        d(a, b) = ‖resample(a, L) − resample(b, L)‖₂   over all L·C numbers
-        ŷ(q) = label of argmin_i d(q, train_i)          (ties: the first training sequence)
-
-    Args:
-        train_series: N arrays (T_i, C); train_labels: their N labels.
-        query_series: M arrays (T_j, C) with the same C.
-        length: L, the common length (e.g. the longest training sequence).
-
-    Returns:
-        (M,) array of predicted labels.
-    """
-    if len(train_series) == 0 or len(train_series) != len(train_labels):
-        raise ValueError(f"train_series and train_labels must be non-empty and of the same length; received "
-                         f"{len(train_series)} and {len(train_labels)}")
-    train = np.stack([resample(values, length).ravel() for values in train_series])   # (N, L*C)
-    query = np.stack([resample(values, length).ravel() for values in query_series])   # (M, L*C)
-    if train.shape[1] != query.shape[1]:
-        raise ValueError(f"query_series must have the training sequences' {train_series[0].shape[1]} channels; "
-                         f"received {query_series[0].shape[1]}")
-    # ‖q − t‖² = ‖q‖² − 2 q·t + ‖t‖²; the argmin does not need the square root
-    distances = (query ** 2).sum(1)[:, None] - 2 * query @ train.T + (train ** 2).sum(1)[None, :]  # (M, N)
-    return np.asarray(train_labels)[distances.argmin(axis=1)]

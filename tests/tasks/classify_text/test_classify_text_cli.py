@@ -13,34 +13,15 @@ import pytest
 
 from rnnlab.cli.main import main
 
-GOOD, BAD = ["great", "wonderful", "charming", "moving"], ["dull", "awful", "tedious", "boring"]
-FILLER = "the film is a with and of story cast plot its this".split()
-
-
-def write_reviews(path: Path, rows: int = 240, seed: int = 0) -> Path:
-    """A CSV of text,label where one sentiment word (among filler words) decides the label."""
-    generator = np.random.default_rng(seed)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["text", "label"])
-        for _ in range(rows):
-            label = ["fresh", "rotten"][int(generator.integers(2))]
-            words = list(generator.choice(FILLER, size=int(generator.integers(2, 10))))
-            keyword = str(generator.choice(GOOD if label == "fresh" else BAD))
-            words.insert(int(generator.integers(len(words) + 1)), keyword)
-            writer.writerow([" ".join(words).capitalize() + ".", label])
-    return path
-
-
 def train_args(data: Path | str, out: Path, *extra: str) -> list[str]:
     return ["train", "classify-text", "--data", str(data), "--epochs", "3", "--hidden-size", "8", "--embedding-dim",
             "8", "--batch-size", "16", "--min-freq", "1", "--out", str(out), "--quiet", *extra]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, Path]:
+def trained(tmp_path_factory, build) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("classify")
-    data = write_reviews(folder / "reviews.csv")
+    data = build.reviews_csv(folder / "reviews.csv")
     out = folder / "run"
     assert main(train_args(data, out, "--epochs", "6", "--learning-rate", "0.02")) == 0
     return data, out
@@ -68,13 +49,13 @@ def test_train_writes_a_complete_run(trained, capsys):
     assert "Confusion matrix" in (out / "report.html").read_text()
 
 
-def test_evaluate_repeats_the_test_metrics_and_takes_a_new_file(trained, tmp_path, capsys):
+def test_evaluate_repeats_the_test_metrics_and_takes_a_new_file(trained, tmp_path, capsys, build):
     data, out = trained
     assert main(["evaluate", str(out), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["metrics"] == json.loads((out / "test_metrics.json").read_text())
     assert result["split"] == "test" and result["labels"] == ["fresh", "rotten"]
-    other = write_reviews(tmp_path / "other.csv", rows=50, seed=1)
+    other = build.reviews_csv(tmp_path / "other.csv", rows=50, seed=1)
     assert main(["evaluate", str(out), "--data", str(other)]) == 0
     text = capsys.readouterr().out
     assert "50 texts (all)" in text and "majority" in text
@@ -115,8 +96,8 @@ def test_trains_on_the_bundled_data_by_name(tmp_path, capsys):
     assert saved["config"]["data"] == "rotten_tomatoes" and len(saved["vocabulary"]["tokens"]) == 302
 
 
-def _bad_files(folder: Path) -> dict[str, Path]:
-    good = write_reviews(folder / "good.csv", rows=40)
+def _bad_files(folder: Path, build) -> dict[str, Path]:
+    good = build.reviews_csv(folder / "good.csv", rows=40)
     lines = good.read_text().splitlines()
     files = {"columns": "review,sentiment\n" + "\n".join(lines[1:]) + "\n",
              "empty text": "\n".join(lines[:5] + ['"  ",fresh'] + lines[5:]) + "\n"}
@@ -130,8 +111,8 @@ def _bad_files(folder: Path) -> dict[str, Path]:
 @pytest.mark.parametrize("case, expected", [("wrong column names", "no 'text' or 'label' column"),
                                             ("empty text", "line 6 has an empty text cell"),
                                             ("bytes that are not UTF-8", "not UTF-8")])
-def test_bad_training_input_is_one_line_and_writes_nothing(tmp_path, capsys, case, expected):
-    data = _bad_files(tmp_path)[case]
+def test_bad_training_input_is_one_line_and_writes_nothing(tmp_path, capsys, build, case, expected):
+    data = _bad_files(tmp_path, build)[case]
     assert main(train_args(data, tmp_path / "run")) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and error.startswith("rnnlab train: error:") and expected in error, error

@@ -152,7 +152,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
         "test label unseen in training": (train_args(good, out, "--test-data", str(third)),
                                           "sequence '5' has label 'flat', which training never saw"),
         "test channels differ": (train_args(good, out, "--test-data", str(wide)),
-                                 "channels ['x', 'y'] differ from the training file's channels ['dim_0', 'dim_1']"),
+                                 "channels ['x', 'y'] differ from the training data's channels ['dim_0', 'dim_1']"),
     }
 
 
