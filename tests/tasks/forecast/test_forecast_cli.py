@@ -118,12 +118,6 @@ def test_datasets_lists_the_bundled_series(capsys):
         assert name in text
 
 
-def test_module_entry_point_and_help():
-    for command in ([], ["train", "forecast"], ["evaluate"], ["predict"], ["datasets"], ["demo"]):
-        result = subprocess.run([sys.executable, "-m", "rnnlab", *command, "--help"], capture_output=True, text=True)
-        assert result.returncode == 0 and "usage: rnnlab" in result.stdout, (command, result.stderr)
-
-
 def test_resume_finishes_an_interrupted_run_with_the_same_weights(tmp_path, monkeypatch, capsys):
     from safetensors.torch import load_file
 
