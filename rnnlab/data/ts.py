@@ -16,6 +16,9 @@ one:
 Either opens a ``.gz`` file transparently. Missing values (``?`` in ``.ts``; an empty cell, ``nan``
 or ``NA`` in a CSV) are an error unless ``fill`` says how to fill them, per channel within each
 sequence. Every problem raises `DataError` with one line naming the file, the line and the value.
+
+This module is longer than the style's ~300 lines: both readers and the checks they share (missing
+values, labels, channel counts) belong to the one `LabelledSeries` they build.
 """
 
 from __future__ import annotations
