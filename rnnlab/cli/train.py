@@ -10,7 +10,7 @@ import json
 
 from rnnlab.cli.args import add_dataclass_arguments, command_line, values_from_arguments
 from rnnlab.tasks.registry import get_estimator, task_names
-from rnnlab.tasks.rundir import Stage
+from rnnlab.tasks.rundir import RunLock, Stage
 from rnnlab.train import distributed
 
 
@@ -45,8 +45,10 @@ def run(args) -> int:
         callbacks.append(TensorBoard(args.tensorboard))
     data = [values["data"]] if "data" in config_class.DATA else []
     options = {k: values[k] for k in config_class.DATA if k != "data"}
-    estimator.fit(*data, **options, callbacks=callbacks, checkpoint_dir=stage.path, resume=args.resume)
-    if distributed.is_main():  # under torchrun, one process writes and reports
-        estimator.save(args.out, command=command_line())
+    with RunLock(args.out):  # a second run on the same --out stops here and touches nothing
+        estimator.fit(*data, **options, callbacks=callbacks, checkpoint_dir=stage.path, resume=args.resume)
+        if distributed.is_main():  # under torchrun, one process writes and reports
+            estimator.save(args.out, command=command_line())
+    if distributed.is_main():
         print(json.dumps(estimator.test_metrics_, indent=2) if args.quiet else estimator.summary())
     return 0

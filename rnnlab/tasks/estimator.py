@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-import json
 import os
 import shlex
 import shutil
@@ -30,7 +29,7 @@ from typing import Any, ClassVar
 
 from rnnlab.tasks import pipeline
 from rnnlab.tasks.api import Probe, Task
-from rnnlab.tasks.rundir import Stage
+from rnnlab.tasks.rundir import RunLock, Stage
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -167,8 +166,9 @@ class Estimator:
         self._check_fitted()
         if self._source is not None:  # loaded, not refitted: the run directory is copied as it is
             stage = Stage(path, overwrite=overwrite)
-            shutil.copytree(self._source, stage.open(), dirs_exist_ok=True)
-            return stage.finish()
+            with RunLock(path):
+                shutil.copytree(self._source, stage.open(), dirs_exist_ok=True)
+                return stage.finish()
         return pipeline.save(self.task_, self._fitted, path, command=command or self.command_line(),
                              overwrite=overwrite)
 
@@ -189,7 +189,8 @@ class Estimator:
         estimator.task_, estimator.network_, estimator._fitted, estimator._source = task, model, None, Path(path)
         estimator.history_ = pipeline.read_history(path)
         metrics = Path(path) / "test_metrics.json"
-        estimator.test_metrics_ = json.loads(metrics.read_text(encoding="utf-8")) if metrics.is_file() else None
+        estimator.test_metrics_ = (pipeline.read_json_text(metrics.read_text(encoding="utf-8", errors="replace"),
+                                                           str(metrics)) if metrics.is_file() else None)
         return estimator
 
     def command_line(self) -> str:

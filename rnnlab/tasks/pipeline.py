@@ -30,7 +30,7 @@ from rnnlab.report.atomic import write_bytes_atomically, write_json, write_text
 from rnnlab.report.html import Section, write_report
 from rnnlab.report.plots import plot_losses
 from rnnlab.tasks.api import Task
-from rnnlab.tasks.rundir import Stage, loaded_device, resolve_device
+from rnnlab.tasks.rundir import RunLock, Stage, loaded_device, resolve_device
 from rnnlab.train import Trainer, TrainResult, distributed
 from rnnlab.train.trainer import batch_rows
 
@@ -129,6 +129,11 @@ def save(task: Task, fitted: Fitted, path: str | Path, *, command: str, overwrit
     stage = Stage(path, overwrite=overwrite)
     if not distributed.is_main():
         return stage.out
+    with RunLock(path):
+        return _write_run(task, fitted, stage, command)
+
+
+def _write_run(task: Task, fitted: Fitted, stage: Stage, command: str) -> Path:
     run_dir = stage.open()
     weights = {k: v.detach().contiguous() for k, v in fitted.model.state_dict().items()}
     write_bytes_atomically(run_dir / "model.safetensors", safetensors_bytes(weights))
@@ -164,18 +169,38 @@ def _finite(record: dict) -> dict:
             for key, value in record.items()}
 
 
+class RunDirectoryError(ValueError):
+    """A run directory's file is damaged or not what rnnlab wrote: one line naming the file and what is wrong."""
+
+
 def read_config(run_dir: str | Path, task: str | None = None) -> dict:
-    """The saved config.json of a finished run; runs written before tasks were named are forecasts.
+    """The saved config.json of a finished run, checked; runs written before tasks were named are forecasts.
 
     Raises:
         FileNotFoundError: if `run_dir` is not a finished run.
+        RunDirectoryError: if config.json is not JSON, has no "config" object, or names a task
+            rnnlab does not know.
         ValueError: if `task` is given and the run holds another task.
     """
+    from rnnlab.tasks.registry import task_names
+
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file() or not (run_dir / "model.safetensors").is_file():
+    path = run_dir / "config.json"
+    if not path.is_file() or not (run_dir / "model.safetensors").is_file():
         raise FileNotFoundError(f"run directory {str(run_dir)!r} has no config.json and model.safetensors")
-    saved = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RunDirectoryError(f"{path}: not UTF-8 text; it is not a config.json rnnlab wrote") from None
+    except json.JSONDecodeError as error:
+        raise RunDirectoryError(f"{path}: not valid JSON at line {error.lineno}, column {error.colno}: "
+                                f"{error.msg}") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        received = type(saved.get("config")).__name__ if isinstance(saved, dict) else type(saved).__name__
+        raise RunDirectoryError(f"{path}: has no \"config\" object (a run's settings); received {received}")
     saved.setdefault("task", "forecast")
+    if saved["task"] not in task_names():
+        raise RunDirectoryError(f"{path}: task {saved['task']!r} is not one rnnlab knows; tasks: {list(task_names())}")
     if task is not None and saved["task"] != task:
         raise ValueError(f"run directory {str(run_dir)!r} holds a {saved['task']} run, not a {task} run")
     return saved
@@ -183,14 +208,49 @@ def read_config(run_dir: str | Path, task: str | None = None) -> dict:
 
 def load(task_class: type[Task], run_dir: str | Path) -> tuple[Task, torch.nn.Module]:
     """A finished run's task (config and fitted state) and its model, in eval mode on the run's device
-    (the CPU when the run named a GPU this machine lacks)."""
+    (the CPU when the run named a GPU this machine lacks).
+
+    Raises:
+        RunDirectoryError: naming config.json or model.safetensors and what is wrong in it.
+    """
     saved = read_config(run_dir, task_class.name)
+    path = Path(run_dir) / "config.json"
     settings = {k: v for k, v in saved["config"].items() if k not in _RETIRED_SETTINGS}
-    task = task_class(task_class.config_class(**settings))
-    task.load_state_dict(saved)
+    known = {item.name for item in dataclasses.fields(task_class.config_class)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise RunDirectoryError(f"{path}: setting {unknown[0]!r} is not a {task_class.name} setting")
+    try:
+        task = task_class(task_class.config_class(**settings))
+    except (TypeError, ValueError) as error:
+        raise RunDirectoryError(f"{path}: \"config\": {error}") from None
+    try:
+        task.load_state_dict(saved)
+    except KeyError as error:
+        raise RunDirectoryError(f"{path}: the run's fitted state lacks {error.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise RunDirectoryError(f"{path}: the run's fitted state is not what rnnlab wrote: {error}") from None
     model = task.build_model()
-    model.load_state_dict(load_file(str(Path(run_dir) / "model.safetensors")))
+    model.load_state_dict(read_weights(Path(run_dir) / "model.safetensors", model.state_dict()))
     return task, model.to(loaded_device(task.config.device)).eval()
+
+
+def read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, checked against the names and shapes the model expects."""
+    try:
+        weights = load_file(str(path))
+    except Exception as error:  # safetensors raises its own SafetensorError (not an OSError) for a bad file
+        raise RunDirectoryError(f"{path}: not a readable safetensors file (truncated, or another format): "
+                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+    missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+    if missing or extra:
+        raise RunDirectoryError(f"{path}: its tensors are not those of the model config.json describes: missing "
+                                f"{missing[:3]}, unexpected {extra[:3]}")
+    for name, tensor in expected.items():
+        if tuple(weights[name].shape) != tuple(tensor.shape):
+            raise RunDirectoryError(f"{path}: tensor {name!r} has shape {tuple(weights[name].shape)}; the model "
+                                    f"config.json describes needs {tuple(tensor.shape)}")
+    return weights
 
 
 def read_history(run_dir: str | Path) -> list[dict]:
@@ -198,7 +258,19 @@ def read_history(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if line.strip():
+            records.append(read_json_text(line, f"{path}: line {number}"))
+    return records
+
+
+def read_json_text(text: str, where: str) -> Any:
+    """`json.loads(text)`; a RunDirectoryError naming `where` (a file, a line) if it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RunDirectoryError(f"{where}: not valid JSON at column {error.colno}: {error.msg}") from None
 
 
 def num_parameters(model: torch.nn.Module) -> int:

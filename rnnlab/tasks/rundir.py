@@ -2,7 +2,8 @@
 
 A run directory is built under `<out>.partial` and renamed to `<out>` only when complete, so bad
 input or a crash never leaves a half-written run where a finished one is expected; `resume`
-continues from the `.partial` directory's last checkpoint.
+continues from the `.partial` directory's last checkpoint. While a run is written, `<out>.lock`
+holds the writing process's pid (`RunLock`), so two runs never share one `<out>.partial`.
 """
 
 from __future__ import annotations
@@ -77,3 +78,64 @@ class Stage:
         else:
             os.replace(self.path, self.out)
         return self.out
+
+
+class RunLock:
+    """`<out>.lock`, holding the pid of the process writing `<out>` (and `<out>.partial`), for as long as it does.
+
+    A second run on the same `out` stops at once with a clear error and touches nothing; a lock
+    whose process is gone (killed, crashed) is stale and taken over, so `--resume` after a crash
+    works. Re-entrant within one process (the command line holds it across fit and save, and save
+    takes it too). Only the main process of a distributed run takes it.
+
+        with RunLock("runs/x"):
+            ...  # train into runs/x.partial, publish runs/x
+    """
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.path = self.out.with_name(self.out.name + ".lock")
+        self.owner = False
+
+    def __enter__(self) -> RunLock:
+        if int(os.environ.get("RANK", "0")) != 0:  # torchrun's other ranks write nothing
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # as the run directory's would be
+        while True:
+            try:
+                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = _lock_holder(self.path)
+                if holder == os.getpid():
+                    return self  # held by this process already (re-entered)
+                if holder is not None and _alive(holder):
+                    raise ValueError(f"out {str(self.out)!r} is being written by process {holder} (lock "
+                                     f"{str(self.path)!r}); wait for it to finish or choose another --out") from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(handle, "w") as file:
+                file.write(f"{os.getpid()}\n")
+            self.owner = True
+            return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.owner:
+            self.path.unlink(missing_ok=True)
+            self.owner = False
+
+
+def _lock_holder(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None  # unreadable or half-written: treated as stale
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True

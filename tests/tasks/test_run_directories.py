@@ -1,0 +1,124 @@
+"""Damaged and contended run directories: a damaged file is one clear error; two runs never share one.
+
+Each case copies a good run, damages one file as a disk, an editor or another program might, and
+checks that loading it (from Python, and through `rnnlab evaluate` and `predict`) fails with one
+line naming the file and what is wrong, and changes nothing in the directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import rnnlab
+from rnnlab.cli.main import main
+from rnnlab.tasks.pipeline import RunDirectoryError
+from rnnlab.tasks.rundir import RunLock
+
+TINY = dict(epochs=1, hidden_size=4, window=6)
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    return rnnlab.Forecaster(**TINY).fit("airline").save(tmp_path_factory.mktemp("good") / "run")
+
+
+def _edit_config(change):
+    def damage(run):
+        saved = json.loads((run / "config.json").read_text())
+        change(saved)
+        (run / "config.json").write_text(json.dumps(saved))
+    return damage
+
+
+def _truncate(name, keep):
+    def damage(run):
+        data = (run / name).read_bytes()
+        (run / name).write_bytes(data[:keep(len(data))])
+    return damage
+
+
+def _weights_of(other_settings):
+    def damage(run):
+        other = rnnlab.Forecaster(**{**TINY, **other_settings}).fit("airline")
+        (run / "model.safetensors").write_bytes((other.save(run.parent / "other") / "model.safetensors").read_bytes())
+    return damage
+
+
+DAMAGE = {
+    "weights truncated": (_truncate("model.safetensors", lambda n: n // 2), "model.safetensors", "safetensors"),
+    "weights not safetensors": (lambda run: (run / "model.safetensors").write_bytes(b"\x00" * 64),
+                                "model.safetensors", "safetensors"),
+    "weights of another model": (_weights_of({"hidden_size": 6}), "model.safetensors", "has shape"),
+    "weights of a deeper model": (_weights_of({"num_layers": 2}), "model.safetensors", "unexpected"),
+    "config not JSON": (_truncate("config.json", lambda n: n - 5), "config.json", "not valid JSON"),
+    "config not UTF-8": (lambda run: (run / "config.json").write_bytes(b'{"task": "\xff"}'), "config.json", "UTF-8"),
+    "config without its config": (_edit_config(lambda saved: saved.pop("config")), "config.json", '"config"'),
+    "config a list": (lambda run: (run / "config.json").write_text("[1, 2]"), "config.json", '"config"'),
+    "unknown task": (_edit_config(lambda saved: saved.update(task="dance")), "config.json", "'dance'"),
+    "unknown setting": (_edit_config(lambda saved: saved["config"].update(colour="red")), "config.json", "'colour'"),
+    "setting of the wrong type": (_edit_config(lambda saved: saved["config"].update(hidden_size="four")),
+                                  "config.json", "hidden_size"),
+    "setting out of range": (_edit_config(lambda saved: saved["config"].update(window=0)), "config.json", "window"),
+    "fitted state missing": (_edit_config(lambda saved: saved.pop("scaler")), "config.json", "'scaler'"),
+    "metrics log damaged": (lambda run: (run / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": \n'),
+                            "metrics.jsonl: line 2", "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_run_is_one_clear_error_naming_the_file_and_changes_nothing(case, good_run, tmp_path, capsys):
+    damage, file, words = DAMAGE[case]
+    run = tmp_path / "run"
+    shutil.copytree(good_run, run)
+    damage(run)
+    before = {path.name: path.read_bytes() for path in run.iterdir()}
+    with pytest.raises(RunDirectoryError) as raised:
+        rnnlab.tasks.load(run)
+    message = str(raised.value)
+    assert file in message and words in message and "\n" not in message, message
+    for command in (["evaluate", str(run)], ["predict", str(run), "--data", "airline"]):
+        assert main(command) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1 and file in captured.err, captured.err
+    assert {path.name: path.read_bytes() for path in run.iterdir()} == before
+
+
+def _train(out, *extra):
+    return main(["train", "forecast", "--data", "airline", "--epochs", "1", "--hidden-size", "4", "--window", "6",
+                 "--out", str(out), "--quiet", *extra])
+
+
+def test_a_second_run_on_the_same_out_stops_at_once_and_touches_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    partial = out.with_name("run.partial")
+    (partial / "checkpoint").mkdir(parents=True)
+    (partial / "checkpoint" / "mine.txt").write_text("the first run's")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a live process
+    try:
+        out.with_name("run.lock").write_text(f"{holder.pid}\n")
+        for extra in ((), ("--resume",)):
+            assert _train(out, *extra) == 2
+            error = capsys.readouterr().err
+            assert error.count("\n") == 1 and f"being written by process {holder.pid}" in error, error
+            assert (partial / "checkpoint" / "mine.txt").read_text() == "the first run's" and not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_whose_process_is_gone_is_taken_over_and_released(tmp_path, capsys):
+    out = tmp_path / "run"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    out.with_name("run.lock").write_text(f"{gone.pid}\n")  # a crashed run's
+    assert _train(out) == 0
+    assert (out / "model.safetensors").is_file() and not out.with_name("run.lock").exists()
+    with RunLock(tmp_path / "other") as lock, RunLock(tmp_path / "other"):  # re-entrant in one process
+        assert lock.owner and (tmp_path / "other.lock").read_text().strip() == str(os.getpid())
+    assert not (tmp_path / "other.lock").exists()
