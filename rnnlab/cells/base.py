@@ -83,9 +83,14 @@ class Cell(nn.Module):
         self.reset_parameters()
 
     def extra_repr(self) -> str:
+        """torch.nn's text for the options torch has (bias, nonlinearity, unquoted); rnnlab's own after."""
         text = f"{self.input_size}, {self.hidden_size}"
-        for key, default in {"bias": True, **self._option_defaults}.items():
-            if getattr(self, key) != default:
+        options = {"bias": True, **self._option_defaults}
+        for key, default in options.items():
+            if key in ("bias", "nonlinearity") and getattr(self, key) != default:
+                text += f", {key}={getattr(self, key)}"
+        for key, default in options.items():
+            if key not in ("bias", "nonlinearity") and getattr(self, key) != default:
                 text += f", {key}={getattr(self, key)!r}"
         return text
 

@@ -151,11 +151,15 @@ class RecurrentLayer(nn.Module):
         return self._sizes
 
     def extra_repr(self) -> str:
+        """torch.nn's text for the options torch has, in its order and format; rnnlab's own options after."""
         text = f"{self.input_size}, {self.hidden_size}"
-        defaults = {**_LAYER_DEFAULTS, **{key: _CELL_DEFAULTS[key] for key in self._cell_options}}
+        for key, default in _TORCH_LAYER_REPR.items():
+            if hasattr(self, key) and getattr(self, key) != default:
+                text += f", {key}={getattr(self, key)}"
+        defaults = {**{key: _CELL_DEFAULTS[key] for key in self._cell_options}, **_LAYER_DEFAULTS}
         for key, default in defaults.items():
             value = getattr(self, key)
-            if value != default:
+            if key not in _TORCH_LAYER_REPR and value != default:
                 text += f", {key}={value!r}"
         return text
 
@@ -338,6 +342,9 @@ class RecurrentLayer(nn.Module):
 _LAYER_DEFAULTS = dict(num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False,
                        learn_initial_state=False, backend="auto")
 _CELL_DEFAULTS = {"proj_size": 0, "nonlinearity": "tanh", "reset_after": True}
+# what torch.nn.RNNBase.extra_repr prints, in its order (it never prints the RNN's nonlinearity)
+_TORCH_LAYER_REPR = {"proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+                     "bidirectional": False}
 
 
 def _suffix(layer: int, direction: int) -> str:
