@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnlab.errors import ShapeError
+
 
 class StepGrads(NamedTuple):
     """Gradients of one step, as returned by `Cell.backward_step`.
@@ -171,9 +173,9 @@ class Cell(nn.Module):
     def forward(self, input: Tensor, hx: Any = None) -> Any:
         """One step with torch.nn's cell signature: input (B, F) or (F,); hx defaults to zeros."""
         if input.dim() not in (1, 2):
-            raise ValueError(f"input must be 1-D (F,) or 2-D (B, F); received shape {tuple(input.shape)}")
+            raise ShapeError(f"input must be 1-D (F,) or 2-D (B, F); received shape {tuple(input.shape)}")
         if input.shape[-1] != self.input_size:
-            raise ValueError(
+            raise ShapeError(
                 f"input must have {self.input_size} features in its last dimension; "
                 f"received shape {tuple(input.shape)}"
             )
@@ -185,7 +187,7 @@ class Cell(nn.Module):
             tensors = tuple(t.unsqueeze(0) if unbatched else t for t in state_tensors(hx))
             for tensor, size in zip(tensors, self.state_sizes(), strict=True):
                 if tuple(tensor.shape) != (x.shape[0], size):
-                    raise ValueError(
+                    raise ShapeError(
                         f"hx must have shape {(x.shape[0], size)} to match the input; "
                         f"received {tuple(tensor.shape)}"
                     )

@@ -27,6 +27,7 @@ from rnnlab.backends import native
 from rnnlab.backends import triton as triton_backend
 from rnnlab.backends.reference import Observer
 from rnnlab.cells.base import Cell, bind, check_positive_int, state_tensors
+from rnnlab.errors import DtypeError, ShapeError
 from rnnlab.layers import streaming
 from rnnlab.layers.compose import Bidirectional, Recurrent, Stacked
 
@@ -276,18 +277,18 @@ class RecurrentLayer(nn.Module):
             return input.unsqueeze(1), True  # unbatched (T, F)
         if input.dim() != 3:
             layout = "(B, T, F)" if self.batch_first else "(T, B, F)"
-            raise ValueError(f"input must be 3-D {layout} or 2-D unbatched (T, F); received shape {tuple(input.shape)}")
+            raise ShapeError(f"input must be 3-D {layout} or 2-D unbatched (T, F); received shape {tuple(input.shape)}")
         return (input.transpose(0, 1) if self.batch_first else input), False
 
     def _check_input(self, xs: Tensor, given: Tensor) -> None:
         if xs.shape[-1] != self.input_size:
-            raise ValueError(f"input must have input_size={self.input_size} features in its last dimension; "
+            raise ShapeError(f"input must have input_size={self.input_size} features in its last dimension; "
                              f"received shape {tuple(given.shape)}")
         if xs.shape[0] == 0:
-            raise ValueError("input must have at least one time step; received a sequence of length 0")
+            raise ShapeError("input must have at least one time step; received a sequence of length 0")
         weight = self.weight_ih_l0
         if xs.dtype != weight.dtype:
-            raise TypeError(f"input must have the parameters' dtype {weight.dtype}; received {xs.dtype}")
+            raise DtypeError(f"input must have the parameters' dtype {weight.dtype}; received {xs.dtype}")
 
     def _check_lengths(self, lengths: Any, xs: Tensor) -> Tensor | None:
         if lengths is None:
@@ -299,7 +300,7 @@ class RecurrentLayer(nn.Module):
         num_steps, batch_size = xs.shape[0], xs.shape[1]
         lengths = lengths.reshape(-1) if lengths.dim() == 0 else lengths
         if tuple(lengths.shape) != (batch_size,):
-            raise ValueError(f"lengths must have shape ({batch_size},), one per sequence; received {tuple(lengths.shape)}")
+            raise ShapeError(f"lengths must have shape ({batch_size},), one per sequence; received {tuple(lengths.shape)}")
         if lengths.device not in (torch.device("cpu"), xs.device):
             raise ValueError(f"lengths must be on the cpu or on the input's device ({xs.device}); received {lengths.device}")
         low, high = 0, 0
@@ -326,10 +327,10 @@ class RecurrentLayer(nn.Module):
             if not isinstance(tensor, Tensor):
                 raise TypeError(f"{name} must be a Tensor; received {type(tensor).__name__}")
             if tuple(tensor.shape) != expected:
-                raise ValueError(f"{name} must have shape {expected} (num_layers * num_directions, "
+                raise ShapeError(f"{name} must have shape {expected} (num_layers * num_directions, "
                                  f"{'' if unbatched else 'batch, '}{size}); received {tuple(tensor.shape)}")
             if tensor.dtype != xs.dtype:
-                raise TypeError(f"{name} must have the input's dtype {xs.dtype}; received {tensor.dtype}")
+                raise DtypeError(f"{name} must have the input's dtype {xs.dtype}; received {tensor.dtype}")
             result.append(tensor.unsqueeze(1) if unbatched else tensor)
         return tuple(result)
 

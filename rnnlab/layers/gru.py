@@ -24,6 +24,7 @@ class GRU(RecurrentLayer):
         learn_initial_state: keyword-only; learn h_0 (parameter `initial_h`, (L*D, H), zeros at
             first) instead of starting from zeros when no hx is given.
         backend: keyword-only; "auto", "reference", "native" or "triton" (see `rnnlab.backends`).
+        proj_size: keyword-only, accepted as torch.nn accepts it: 0, or a ValueError (an LSTM option).
 
     Shape:
         input: (T, B, F), (B, T, F) with batch_first, (T, F) unbatched, or a PackedSequence.
@@ -48,7 +49,11 @@ class GRU(RecurrentLayer):
         reset_after: bool = True,
         learn_initial_state: bool = False,
         backend: str = "auto",
+        proj_size: int = 0,
     ) -> None:
+        if proj_size != 0:  # torch.nn takes the argument for every layer and refuses it so
+            raise ValueError(f"proj_size is an LSTM option (a projection of h); {type(self).__name__} has none; "
+                             f"received proj_size={proj_size!r}")
         if not isinstance(reset_after, bool):
             raise TypeError(f"reset_after must be a bool; received {reset_after!r}")
         super().__init__(

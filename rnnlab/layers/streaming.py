@@ -43,6 +43,7 @@ from rnnlab import backends
 from rnnlab.backends import native
 from rnnlab.backends import triton as triton_backend
 from rnnlab.cells.base import state_tensors
+from rnnlab.errors import DtypeError, ShapeError
 
 if TYPE_CHECKING:
     from rnnlab.layers.base import RecurrentLayer
@@ -125,11 +126,11 @@ def _check_input(layer: RecurrentLayer, x: Any) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a Tensor (B, {layer.input_size}); received {type(x).__name__}")
     if x.dim() != 2 or x.shape[1] != layer.input_size:
-        raise ValueError(f"x must have shape (B, input_size={layer.input_size}), one time step of each stream; "
+        raise ShapeError(f"x must have shape (B, input_size={layer.input_size}), one time step of each stream; "
                          f"received shape {tuple(x.shape)}")
     weight = layer.weight_ih_l0
     if x.dtype != weight.dtype:
-        raise TypeError(f"x must have the parameters' dtype {weight.dtype}; received {x.dtype}")
+        raise DtypeError(f"x must have the parameters' dtype {weight.dtype}; received {x.dtype}")
 
 
 def _initial_tensors(layer: RecurrentLayer, x: Tensor) -> tuple[Tensor, ...]:
@@ -159,10 +160,10 @@ def _state_tensors(layer: RecurrentLayer, state: Any, x: Tensor) -> tuple[Tensor
         if not isinstance(tensor, Tensor):
             raise TypeError(f"{name} must be a Tensor {expected}; received {type(tensor).__name__}")
         if tuple(tensor.shape) != expected:
-            raise ValueError(f"{name} must have shape {expected} (num_layers, B, {size}); "
+            raise ShapeError(f"{name} must have shape {expected} (num_layers, B, {size}); "
                              f"received {tuple(tensor.shape)}")
         if tensor.dtype != x.dtype or tensor.device != x.device:
-            raise TypeError(f"{name} must have x's dtype {x.dtype} on {x.device}; received {tensor.dtype} on "
+            raise DtypeError(f"{name} must have x's dtype {x.dtype} on {x.device}; received {tensor.dtype} on "
                             f"{tensor.device}")
     return tensors
 
@@ -178,7 +179,7 @@ def check_causal(what: str, num_directions: int, unit: str = "sequence") -> None
 def check_step_input(x: Tensor, input_size: int, unit: str = "sequence") -> None:
     """Raises ValueError unless x is (B, input_size): one time step of each `unit`."""
     if x.dim() != 2 or x.shape[-1] != input_size:
-        raise ValueError(f"x must have shape (B, {input_size}), one time step per {unit}; received {tuple(x.shape)}")
+        raise ShapeError(f"x must have shape (B, {input_size}), one time step per {unit}; received {tuple(x.shape)}")
 
 
 def check_reset(reset: Any, x: Tensor) -> Tensor:
@@ -192,7 +193,7 @@ def check_reset(reset: Any, x: Tensor) -> Tensor:
     if flags.dtype != torch.bool:
         raise TypeError(f"reset must hold booleans, one per stream; received dtype {flags.dtype}")
     if tuple(flags.shape) != (x.shape[0],):
-        raise ValueError(f"reset must have shape ({x.shape[0]},), one flag per stream; received {tuple(flags.shape)}")
+        raise ShapeError(f"reset must have shape ({x.shape[0]},), one flag per stream; received {tuple(flags.shape)}")
     return flags.to(x.device)
 
 
