@@ -9,6 +9,9 @@ pass walks the steps in reverse, calling the cell's `backward_step` (the derivat
 written out in each cell), and carries the state gradient from step t to step t - 1. Parameter
 gradients are not accumulated step by step: they are whole-sequence matrix products at the end,
 Σ_t (∂L/∂z_t)ᵀ x_t as one (G*H, T*B) @ (T*B, F) product, which is what makes the loop fast.
+Under create_graph=True (a gradient penalty, a Hessian-vector product) the hand-written pass is
+not differentiable, so the backward recomputes the steps through the cell's equations and lets
+autograd differentiate them, keeping the graph: slower, and correct to any order.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from typing import Any, Protocol
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnlab.cells.base import Cell, Trace, state_tensors
 
@@ -185,44 +187,67 @@ class _BPTT(torch.autograd.Function):
         state = cell.state_from_tensors(tensors[:num_state])
         ys, final_state, states, gates = _loop(cell, cell.project_input(xs), state, mask, first_masked, record=True)
         ctx.receive = None if observer is None else observer.forward(_recorded(cell, gates, states))
-        ctx.save_for_backward(xs, *tensors[num_state:])  # weights: in-place edits before backward are caught
-        ctx.cell, ctx.mask, ctx.first_masked = cell, mask, first_masked
+        ctx.save_for_backward(xs, *tensors)  # weights: in-place edits before backward are caught
+        ctx.cell, ctx.mask, ctx.first_masked, ctx.num_state = cell, mask, first_masked, num_state
         ctx.states, ctx.gates = states, gates
         return ys, *state_tensors(final_state)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_ys, *d_final):
-        xs, *weights = ctx.saved_tensors
-        cell, mask, first_masked, states, gates = ctx.cell, ctx.mask, ctx.first_masked, ctx.states, ctx.gates
-        if mask is not None:
-            d_ys = d_ys * mask  # outputs past a sequence's end are constant zeros
-        num_steps, batch_size = xs.shape[:2]
-        # every step's gradients go into buffers allocated once, and each step's temporaries are
-        # freed as the loop moves on: allocation, not arithmetic, is what costs at small sizes
-        d_h = xs.new_empty(num_steps, batch_size, cell.state_sizes()[0])  # (T, B, P)
-        d_xw = d_hh = None
-        d_state = d_final
-        for t in reversed(range(num_steps)):
-            d_new = (d_state[0] + d_ys[t], *d_state[1:])  # h_t reaches the loss through y_t and step t + 1
-            if t >= first_masked:
-                valid = mask[t]
-                d_new_valid = tuple(d * valid for d in d_new)
-            else:
-                d_new_valid = d_new
-            d_h[t] = d_new_valid[0]
-            step = cell.backward_step(cell.state_from_tensors(d_new_valid), gates[t], states[t], states[t + 1])
-            if d_xw is None:  # (T, B, G*H); a separate d_hh only for cells where the two differ
-                d_xw = step.d_xw.new_empty(num_steps, *step.d_xw.shape)
-                d_hh = d_xw if step.d_hh is step.d_xw else torch.empty_like(d_xw)
-            d_xw[t] = step.d_xw
-            if d_hh is not d_xw:
-                d_hh[t] = step.d_hh
-            d_state = state_tensors(step.d_state)
-            if t >= first_masked:  # a finished sequence passes its gradient through untouched
-                d_state = tuple(torch.where(valid, a, b) for a, b in zip(d_state, d_new))
-        if ctx.receive is not None:
-            ctx.receive({"h": d_h})
-        grads = cell.parameter_grads(Trace(xs, states, gates, d_h, d_xw, d_hh))
-        d_xs = d_xw @ cell.weight_ih if ctx.needs_input_grad[5] else None  # (T, B, F)
-        return None, None, None, None, None, d_xs, *d_state, *(grads[name] for name in cell.parameter_names())
+        if torch.is_grad_enabled():  # create_graph=True: this backward must be differentiable itself
+            return _differentiable_backward(ctx, d_ys, d_final)
+        with torch.no_grad():
+            return _hand_backward(ctx, d_ys, d_final)
+
+
+def _differentiable_backward(ctx, d_ys: Tensor, d_final: tuple[Tensor, ...]) -> tuple:
+    """The same gradients as `_hand_backward`, by autograd through the cell's equations recomputed
+    from the saved inputs: slower, and differentiable again (a gradient penalty, a Hessian product)."""
+    xs, *tensors = ctx.saved_tensors
+    cell, num_state = ctx.cell, ctx.num_state
+    inputs = (xs, *tensors)  # the cell computes with these very weights (`rnnlab.cells.base.bind`)
+    wanted = [i for i, need in enumerate(ctx.needs_input_grad[5:]) if need]
+    with torch.enable_grad():
+        state = cell.state_from_tensors(tuple(tensors[:num_state]))
+        ys, final, _, _ = _loop(cell, cell.project_input(xs), state, ctx.mask, ctx.first_masked, record=False)
+        grads = torch.autograd.grad((ys, *state_tensors(final)), [inputs[i] for i in wanted], (d_ys, *d_final),
+                                    create_graph=True, allow_unused=True)
+    found = dict(zip(wanted, grads))
+    return (None, None, None, None, None, *(found.get(i) for i in range(len(inputs))))
+
+
+def _hand_backward(ctx, d_ys: Tensor, d_final: tuple[Tensor, ...]) -> tuple:
+    """BPTT as the module docstring says: the steps in reverse, parameter gradients as whole-sequence products."""
+    xs = ctx.saved_tensors[0]
+    cell, mask, first_masked, states, gates = ctx.cell, ctx.mask, ctx.first_masked, ctx.states, ctx.gates
+    if mask is not None:
+        d_ys = d_ys * mask  # outputs past a sequence's end are constant zeros
+    num_steps, batch_size = xs.shape[:2]
+    # every step's gradients go into buffers allocated once, and each step's temporaries are
+    # freed as the loop moves on: allocation, not arithmetic, is what costs at small sizes
+    d_h = xs.new_empty(num_steps, batch_size, cell.state_sizes()[0])  # (T, B, P)
+    d_xw = d_hh = None
+    d_state = d_final
+    for t in reversed(range(num_steps)):
+        d_new = (d_state[0] + d_ys[t], *d_state[1:])  # h_t reaches the loss through y_t and step t + 1
+        if t >= first_masked:
+            valid = mask[t]
+            d_new_valid = tuple(d * valid for d in d_new)
+        else:
+            d_new_valid = d_new
+        d_h[t] = d_new_valid[0]
+        step = cell.backward_step(cell.state_from_tensors(d_new_valid), gates[t], states[t], states[t + 1])
+        if d_xw is None:  # (T, B, G*H); a separate d_hh only for cells where the two differ
+            d_xw = step.d_xw.new_empty(num_steps, *step.d_xw.shape)
+            d_hh = d_xw if step.d_hh is step.d_xw else torch.empty_like(d_xw)
+        d_xw[t] = step.d_xw
+        if d_hh is not d_xw:
+            d_hh[t] = step.d_hh
+        d_state = state_tensors(step.d_state)
+        if t >= first_masked:  # a finished sequence passes its gradient through untouched
+            d_state = tuple(torch.where(valid, a, b) for a, b in zip(d_state, d_new))
+    if ctx.receive is not None:
+        ctx.receive({"h": d_h})
+    grads = cell.parameter_grads(Trace(xs, states, gates, d_h, d_xw, d_hh))
+    d_xs = d_xw @ cell.weight_ih if ctx.needs_input_grad[5] else None  # (T, B, F)
+    return None, None, None, None, None, d_xs, *d_state, *(grads[name] for name in cell.parameter_names())

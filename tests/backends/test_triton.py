@@ -218,3 +218,15 @@ def test_default_plans_cover_every_row_and_unit_with_legal_tiles(batch, hidden, 
     assert min(p.block_b, p.block_j, p.block_k) >= 16  # tl.dot's smallest
     assert p.unit_programs * p.block_j >= hidden
     assert p.whole_sequence == (p.unit_programs == 1)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
+def test_a_gradient_s_gradient_is_refused_with_what_to_use_instead(kind):
+    """The kernels' backward is first-order only: create_graph=True is a clear error, never a silent zero."""
+    layer, inputs, hx = make_case(kind, backend="triton")
+    ys, _ = layer(inputs, hx)
+    with pytest.raises(RuntimeError, match="backend='triton' computes first-order gradients only.*'reference' or "
+                                           "'native'"):
+        torch.autograd.grad(ys.pow(2).sum(), inputs, create_graph=True)
+    ys, _ = layer(inputs, hx)
+    assert torch.autograd.grad(ys.pow(2).sum(), inputs)[0].shape == inputs.shape  # first order still works

@@ -13,6 +13,7 @@ state, the state of its last real step: `_split_state_grads` sums them there.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,6 +131,21 @@ class Keep:
         self.receive = receive
 
 
+def first_order_only(backward):
+    """`once_differentiable`, and a clear error where a gradient's gradient is asked for: the kernels'
+    backward is not itself differentiable, and a silent zero would be worse than a refusal."""
+    once = once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def checked(ctx, *grads):
+        if torch.is_grad_enabled():  # the backward of a create_graph=True call
+            raise RuntimeError("backend='triton' computes first-order gradients only; create_graph=True (a gradient "
+                               "penalty, a Hessian-vector product) needs backend='reference' or 'native'")
+        return once(ctx, *grads)
+
+    return checked
+
+
 class LSTMRecurrence(torch.autograd.Function):
     """hs, c_T = LSTM recurrence over xw (T, B, 4H) with weight w (4H, H) from (h0, c0) (B, H)."""
 
@@ -153,7 +169,7 @@ class LSTMRecurrence(torch.autograd.Function):
         return hs[1:], cs[num_steps]
 
     @staticmethod
-    @once_differentiable
+    @first_order_only
     def backward(ctx, d_hs, d_c_final):
         w, hs, cs, gates, lengths = ctx.saved_tensors
         num_steps, batch_size, hidden_size = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
@@ -198,7 +214,7 @@ class GRURecurrence(torch.autograd.Function):
         return hs[1:]
 
     @staticmethod
-    @once_differentiable
+    @first_order_only
     def backward(ctx, d_hs):
         w, hs, gates, lengths = ctx.saved_tensors
         reset_after = ctx.reset_after
@@ -263,7 +279,7 @@ class RNNRecurrence(torch.autograd.Function):
         return hs[1:]
 
     @staticmethod
-    @once_differentiable
+    @first_order_only
     def backward(ctx, d_hs):
         w, hs, lengths = ctx.saved_tensors
         num_steps, batch_size, hidden_size = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
