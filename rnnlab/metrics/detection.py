@@ -9,8 +9,10 @@ Point-adjusted (Xu et al. 2018, "Donut"; the `pa_` metrics): if any point of a l
 segments are unchanged. It rewards finding an event at all; it is reported beside, never instead
 of, the point-wise numbers, because it inflates them.
 
-Average precision ranks all points by score (no threshold): AP = Σ_k P@k · label_k / #anomalies,
-P@k being the precision of the k top-scored points.
+Average precision ranks all points by score (no threshold): AP = Σ_k (R_k − R_{k−1}) P_k over the
+distinct scores, P_k and R_k the precision and recall of flagging every point scored at least the
+k-th; tied points are one threshold (scikit-learn's `average_precision_score`). Without ties it is
+Σ_k P@k · label_k / #anomalies.
 
 The UCR check (Wu & Keogh 2021, the KDD-21 UCR anomaly archive): the single highest-scoring point
 is a hit when it lies within a labelled segment [b, e] widened by max(100, e − b + 1) points on each
@@ -71,14 +73,25 @@ def point_adjust(flags: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
-    """AP of the ranking by `scores` (higher: more anomalous); ties keep time order. 0 without anomalies."""
+    """AP of the ranking by `scores` (higher: more anomalous); 0 without anomalies.
+
+        AP = Σ_k (R_k − R_{k−1}) P_k     over the distinct scores, highest first
+
+    where P_k and R_k are the precision and recall of flagging every point scored at least the
+    k-th distinct score: tied points are one threshold, flagged together (as scikit-learn's
+    `average_precision_score`), so the order of tied points in time does not matter.
+    """
     scores = _check("scores", scores)
     labels = _labels(labels, len(scores))
     if not labels.any():
         return 0.0
-    ranked = labels[np.argsort(-scores, kind="stable")]
-    precision_at_k = np.cumsum(ranked) / np.arange(1, len(ranked) + 1)
-    return float(np.sum(precision_at_k * ranked) / ranked.sum())
+    order = np.argsort(-scores, kind="stable")
+    ranked, ranked_scores = labels[order], scores[order]
+    true_positives = np.cumsum(ranked)
+    ends = np.r_[np.flatnonzero(np.diff(ranked_scores) != 0), len(ranked) - 1]  # the last point of each tie
+    precision = true_positives[ends] / (ends + 1)
+    recall = true_positives[ends] / true_positives[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def ucr_check(scores: np.ndarray, labels: np.ndarray, *, offset: int = 0) -> dict:

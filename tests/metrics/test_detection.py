@@ -39,6 +39,26 @@ def test_average_precision_rewards_ranking_anomalies_first():
     assert average_precision(np.ones(4), np.zeros(4)) == 0.0
 
 
+def test_tied_scores_are_one_threshold_whatever_their_order_in_time():
+    # all four tied: one threshold flags everything, precision 2/4 at recall 1
+    assert average_precision(np.ones(4), np.array([1, 0, 0, 1])) == pytest.approx(0.5)
+    assert average_precision(np.ones(4), np.array([0, 1, 1, 0])) == pytest.approx(0.5)
+    # 0.9 (hit), then 0.5 tied over a hit and a miss: (1/2)·1 + (1/2)·(2/3)
+    labels = np.array([1, 0, 1, 0])
+    for scores in ([0.9, 0.5, 0.5, 0.1], [0.9, 0.1, 0.5, 0.5]):  # the miss before or after the hit in time
+        assert average_precision(np.array(scores), labels) == pytest.approx(0.5 * 1 + 0.5 * (2 / 3))
+
+
+def test_average_precision_equals_scikit_learn_with_and_without_ties():
+    metrics = pytest.importorskip("sklearn.metrics", reason="scikit-learn is the oracle here: pip install scikit-learn")
+    generator = np.random.default_rng(0)
+    for trial in range(50):
+        labels = (generator.random(40) < 0.2).astype(int)
+        labels[trial % 40] = 1
+        scores = generator.integers(0, 4 if trial % 2 else 1000, size=40).astype(float)  # odd trials: many ties
+        assert average_precision(scores, labels) == pytest.approx(metrics.average_precision_score(labels, scores))
+
+
 @pytest.mark.parametrize("top, hit", [(500, True), (400, True), (399, False), (611, True), (612, False)])
 def test_ucr_check_widens_the_anomaly_by_100_points(top, hit):
     labels = np.zeros(1000, dtype=int)
