@@ -4,6 +4,7 @@
     check_training_classes()   the training split holds every label, and at least two
     scores(...)                the metrics of the model and of each baseline on the same rows
     report_sections(...)       the report's metric tables and confusion matrix
+    ClassifierTask             the hooks both share: cross-entropy, the headline, the labels' kind, the probe
     ClassifierEstimator        predict, predict_proba and classes_, in the caller's terms
 
 A classifier task keeps its classes as strings, sorted (`rnnlab.data.labels`), with their kind
@@ -18,14 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import Tensor, nn
 
 from rnnlab.data.errors import DataError
-from rnnlab.data.frames import is_pandas
+from rnnlab.data.frames import is_pandas, name_of
 from rnnlab.data.labels import restore
 from rnnlab.metrics.classification import classification_metrics
 from rnnlab.report.html import Section, Table
 from rnnlab.report.plots import plot_confusion
+from rnnlab.tasks.api import Headline, Probe, Task
 from rnnlab.tasks.estimator import Estimator
+
+BASELINE = "majority"
 
 
 def class_ids(classes: Sequence[str], labels: Sequence[str], names: Sequence[str], where: str) -> np.ndarray:
@@ -85,6 +91,43 @@ def metrics_text(metrics: dict) -> str:
     lines += [f"{name:18}{values['accuracy']:>10.4f}{values['balanced_accuracy']:>10.4f}{values['macro_f1']:>10.4f}"
               for name, values in metrics.items()]
     return "\n".join(lines)
+
+
+class ClassifierTask(Task):
+    """A task answering one class per input, trained with cross-entropy and headlined by accuracy
+    against the majority class. A subclass sets `label_kind` when it fits its classes."""
+
+    headline = Headline("accuracy", True, BASELINE)
+    supervised = True
+    label_kind = "str"  # "int" for integer labels given in memory (`rnnlab.data.labels`)
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return torch.nn.functional.cross_entropy(outputs, targets)
+
+    def with_label_kind(self, state: dict) -> dict:
+        """`state`, with the labels' kind where it is not "str" (runs of string labels hold none)."""
+        return state if self.label_kind == "str" else {**state, "label_kind": self.label_kind}
+
+    def load_label_kind(self, saved: dict) -> None:
+        self.label_kind = saved.get("label_kind", "str")
+
+    def probe_batch(self, model: nn.Module, batch: tuple, targets: Tensor, units: str, steps_name: str) -> Probe:
+        """The probe of one padded test batch (a `TextBatch` or `SeriesBatch`), on the model's device.
+
+        Args:
+            units, steps_name: what a row and a step are, for the description ("texts", "tokens").
+        """
+        model.eval()  # a probe measures the model as it predicts (no dropout)
+        device = next(model.parameters()).device
+        batch, targets = type(batch)(*(t.to(device) for t in batch)), targets.to(device)
+        steps = batch[0].shape[1]  # (B, T, ...)
+        return Probe(model=model, loss=lambda: self.loss(model(batch), targets), batch_size=len(targets),
+                     steps=steps, description=f"{len(targets)} test {units}, up to {steps} {steps_name}")
+
+    @staticmethod
+    def data_name(data) -> str:
+        """How `evaluate` names the data it was given: a (inputs, labels) tuple by its inputs."""
+        return name_of(data[0] if isinstance(data, tuple) else data)
 
 
 class ClassifierEstimator(Estimator):

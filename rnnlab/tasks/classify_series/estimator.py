@@ -67,8 +67,8 @@ class SeriesClassifier(ClassifierEstimator):
             raise ValueError("a series classifier predicts from --data FILE (a .ts or long-format .csv file), not "
                              f"from --text; received data={data!r}, text={text!r}")
         self._check_fitted()
-        series = self.task_.sequences(data)
-        probabilities = self.task_.probabilities(self.network_, data)
+        series = self.task_.sequences(data)  # read once: its ids and its probabilities
+        probabilities = self.task_.probabilities(self.network_, series)
         classes = self.task_.classes
         return [f"{sequence_id}\t{classes[k]}\t{p[k]:.4f}"
                 for sequence_id, p, k in zip(series.ids, probabilities, probabilities.argmax(axis=1))]

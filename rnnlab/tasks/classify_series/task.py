@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from rnnlab.data import bundled
 from rnnlab.data.errors import DataError
@@ -38,14 +38,12 @@ from rnnlab.data.ts import FILL_MODES, LabelledSeries
 from rnnlab.metrics.classification import majority_class
 from rnnlab.report.atomic import write_text
 from rnnlab.tasks import classifier
-from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task
+from rnnlab.tasks.api import Graph, Outputs, Probe, RunConfig
 from rnnlab.tasks.classify_series.baselines import nearest_neighbour
-from rnnlab.tasks.classify_series.model import (SeriesBatch, SeriesClassifierNetwork, predict_probabilities,
-                                                series_batches)
+from rnnlab.tasks.classifier import BASELINE, ClassifierTask
+from rnnlab.tasks.classify_series.model import SeriesClassifierNetwork, predict_probabilities, series_batches
 from rnnlab.tasks.classify_series.series import check_channels, labelled, read_sequences
 from rnnlab.tasks.parts import POOLINGS
-
-BASELINE = "majority"
 
 
 @dataclass(frozen=True)
@@ -98,20 +96,17 @@ class Prepared(NamedTuple):
     train: LabelledSeries                            # the training data (validation rows included)
     test: LabelledSeries                             # the test data, or the training data when carved
     rows: tuple[np.ndarray, np.ndarray, np.ndarray]  # fit and val rows of `train`, test rows of `test`
-    validation: LabelledSeries | None = None         # validation_data, when given instead of the val split
+    encoded: dict[str, tuple[list[np.ndarray], np.ndarray]]  # "train", "val" → standardised sequences, class ids
 
 
-class ClassifySeriesTask(Task):
+class ClassifySeriesTask(ClassifierTask):
     name = "classify-series"
     help = "classify multivariate series (sensor recordings) from .ts or long-format CSV files"
     config_class = ClassifySeriesConfig
-    headline = Headline("accuracy", True, BASELINE)
-    supervised = True
 
     def __init__(self, config: ClassifySeriesConfig) -> None:
         super().__init__(config)
         self.classes: list[str] | None = None
-        self.label_kind = "str"
         self.channels: list[str] = []
         self.scaler: Scaler | None = None
         self.majority: str | None = None
@@ -119,15 +114,15 @@ class ClassifySeriesTask(Task):
         self.split_sizes: dict[str, int] = {}
 
     def state_dict(self) -> dict:
-        state = {"classes": self.classes, "channels": self.channels, "scaler": self.scaler.to_dict(),
-                 "majority": self.majority, "resample_length": self.resample_length, "split_sizes": self.split_sizes}
-        return state if self.label_kind == "str" else {**state, "label_kind": self.label_kind}
+        return self.with_label_kind({"classes": self.classes, "channels": self.channels,
+                                     "scaler": self.scaler.to_dict(), "majority": self.majority,
+                                     "resample_length": self.resample_length, "split_sizes": self.split_sizes})
 
     def load_state_dict(self, saved: dict) -> None:
         self.classes, self.channels = list(saved["classes"]), list(saved["channels"])
         self.scaler, self.majority = Scaler.from_dict(saved["scaler"]), saved["majority"]
         self.resample_length, self.split_sizes = int(saved["resample_length"]), saved.get("split_sizes", {})
-        self.label_kind = saved.get("label_kind", "str")
+        self.load_label_kind(saved)
 
     # --- training --------------------------------------------------------------------------------
 
@@ -170,7 +165,11 @@ class ClassifySeriesTask(Task):
             self.majority = majority_class([train.labels[i] for i in fit_rows])
             self.resample_length = int(max(len(train.series[i]) for i in np.concatenate([fit_rows, val_rows])))
             self.split_sizes = {"train": len(fit_rows), "val": len(val_rows), "test": len(test_rows)}
-        return Prepared(train, test, (fit_rows, val_rows, test_rows), validation)
+        # standardised once: every epoch draws its batches from these
+        validating = (validation, np.arange(len(validation))) if validation is not None else (train, val_rows)
+        encoded = {name: (self.standardised(source, rows), self.targets(source, rows))
+                   for name, (source, rows) in (("train", (train, fit_rows)), ("val", validating))}
+        return Prepared(train, test, (fit_rows, val_rows, test_rows), encoded)
 
     def targets(self, data: LabelledSeries, rows: np.ndarray, classes: list[str] | None = None) -> np.ndarray:
         """Class ids of `data`'s labels at `rows`; a label training never saw is a DataError naming it."""
@@ -189,20 +188,12 @@ class ClassifySeriesTask(Task):
                                        bidirectional=config.bidirectional, dropout=config.dropout,
                                        pooling=config.pooling)
 
-    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        return torch.nn.functional.cross_entropy(outputs, targets)
-
-    def _batches(self, data: LabelledSeries, rows: np.ndarray, generator: torch.Generator | None):
-        return series_batches(self.standardised(data, rows), self.targets(data, rows), self.config.batch_size,
-                              generator=generator)
-
     def train_batches(self, prepared: Prepared, epoch: int, generator: torch.Generator):
-        return self._batches(prepared.train, prepared.rows[0], generator)
+        return series_batches(*prepared.encoded["train"], self.config.batch_size, generator=generator)
 
     def val_batches(self, prepared: Prepared):
-        if prepared.validation is not None:
-            return self._batches(prepared.validation, np.arange(len(prepared.validation)), None)
-        return self._batches(prepared.train, prepared.rows[1], None) if len(prepared.rows[1]) else None
+        sequences, targets = prepared.encoded["val"]
+        return series_batches(sequences, targets, self.config.batch_size) if len(targets) else None
 
     # --- predictions and scores --------------------------------------------------------------------
 
@@ -218,8 +209,10 @@ class ClassifySeriesTask(Task):
         return series
 
     def probabilities(self, model: nn.Module, data: Any) -> np.ndarray:
-        """(N, K) class probabilities of the sequences in `data` (any form `read_sequences` takes)."""
-        return predict_probabilities(model, self.standardised(self.sequences(data)))
+        """(N, K) class probabilities of the sequences in `data` (any form `read_sequences` takes, or
+        the `LabelledSeries` that `sequences` read)."""
+        series = data if isinstance(data, LabelledSeries) else self.sequences(data)
+        return predict_probabilities(model, self.standardised(series))
 
     def report(self, model: nn.Module, prepared: Prepared, test: LabelledSeries, rows: np.ndarray) -> dict:
         """Probabilities and predictions of the model, and the metrics of it and both baselines on `test`.
@@ -256,8 +249,7 @@ class ClassifySeriesTask(Task):
                 raise DataError(f"{test.source}: has no labels; evaluation needs them")
             rows = np.arange(len(test))
         report = self.report(model, prepared, test, rows)
-        name = name_of(self.config.test_data or self.config.data) if data is None else name_of(
-            data[0] if isinstance(data, tuple) else data)
+        name = name_of(self.config.test_data or self.config.data) if data is None else self.data_name(data)
         return {"data": name, "split": "test" if data is None else "all", "sequences": int(len(rows)),
                 "labels": self.classes, "metrics": report["metrics"]}
 
@@ -293,12 +285,7 @@ class ClassifySeriesTask(Task):
         test = prepared.rows[2][:rows]
         batch, targets = next(series_batches(self.standardised(prepared.test, test),
                                              self.targets(prepared.test, test), rows))
-        model.eval()  # a probe measures the model as it predicts (no dropout)
-        device = next(model.parameters()).device
-        batch, targets = SeriesBatch(*(t.to(device) for t in batch)), targets.to(device)
-        steps = batch.values.shape[1]  # (B, T, C)
-        return Probe(model=model, loss=lambda: self.loss(model(batch), targets), batch_size=len(targets),
-                     steps=steps, description=f"{len(targets)} test sequences, up to {steps} steps")
+        return self.probe_batch(model, batch, targets, "sequences", "steps")
 
     def export_graphs(self, model: nn.Module) -> list[Graph]:
         """values (B, T, C) standardised, lengths (B,) int64 -> logits (B, K)."""

@@ -19,22 +19,21 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from rnnlab.data.errors import DataError
 from rnnlab.data.frames import name_of, quoted
 from rnnlab.data.labels import sorted_classes
 from rnnlab.data.splits import stratified_split
 from rnnlab.data.text import Tokenizer, Vocabulary
-from rnnlab.metrics.classification import majority_class
+from rnnlab.metrics.classification import majority_class, metrics_table
 from rnnlab.report.atomic import write_text
 from rnnlab.tasks import classifier
-from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task
-from rnnlab.tasks.classify_text.model import TextBatch, TextClassifierNetwork, predict_probabilities, text_batches
+from rnnlab.tasks.api import Graph, Outputs, Probe, RunConfig
+from rnnlab.tasks.classifier import BASELINE, ClassifierTask
+from rnnlab.tasks.classify_text.model import TextClassifierNetwork, predict_probabilities, text_batches
 from rnnlab.tasks.classify_text.texts import Labelled, TextEncoder, read_labelled, texts_to_predict
 from rnnlab.tasks.parts import POOLINGS
-
-BASELINE = "majority"
 
 
 @dataclass(frozen=True)
@@ -84,18 +83,15 @@ class Prepared(NamedTuple):
     encoded: dict[str, tuple[list[list[int]], np.ndarray]]  # "train", "val", "test" → token ids, class ids
 
 
-class ClassifyTextTask(Task):
+class ClassifyTextTask(ClassifierTask):
     name = "classify-text"
     help = "classify texts (e.g. sentiment) from a CSV of text,label"
     config_class = ClassifyTextConfig
-    headline = Headline("accuracy", True, BASELINE)
-    supervised = True
 
     def __init__(self, config: ClassifyTextConfig) -> None:
         super().__init__(config)
         self.encoder: TextEncoder | None = None
         self.majority: str | None = None
-        self.label_kind = "str"
         self.split_sizes: dict[str, int] = {}
 
     @property
@@ -103,12 +99,13 @@ class ClassifyTextTask(Task):
         return self.encoder.classes
 
     def state_dict(self) -> dict:
-        state = {**self.encoder.to_dict(), "majority": self.majority, "split_sizes": self.split_sizes}
-        return state if self.label_kind == "str" else {**state, "label_kind": self.label_kind}
+        return self.with_label_kind({**self.encoder.to_dict(), "majority": self.majority,
+                                     "split_sizes": self.split_sizes})
 
     def load_state_dict(self, saved: dict) -> None:
         self.encoder, self.majority = TextEncoder.from_dict(saved), saved["majority"]
-        self.label_kind, self.split_sizes = saved.get("label_kind", "str"), saved.get("split_sizes", {})
+        self.split_sizes = saved.get("split_sizes", {})
+        self.load_label_kind(saved)
 
     # --- training --------------------------------------------------------------------------------
 
@@ -158,9 +155,6 @@ class ClassifyTextTask(Task):
                                      dropout=config.dropout, padding_idx=encoder.vocabulary.pad_id,
                                      pooling=config.pooling)
 
-    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        return torch.nn.functional.cross_entropy(outputs, targets)
-
     def _batches(self, part: tuple[list[list[int]], np.ndarray], generator: torch.Generator | None):
         ids, targets = part
         return text_batches(ids, targets, self.config.batch_size, pad_id=self.encoder.vocabulary.pad_id,
@@ -201,7 +195,7 @@ class ClassifyTextTask(Task):
         else:
             labelled = read_labelled(data)
             ids, targets = self.encoder.ids(labelled.texts), self.encoder.targets(labelled.labels, labelled.where)
-            name, split = name_of(data if not isinstance(data, tuple) else data[0]), "all"
+            name, split = self.data_name(data), "all"
         report = self.report(model, ids, targets)
         return {"data": name, "split": split, "examples": int(len(targets)), "labels": self.classes,
                 "metrics": report["metrics"]}
@@ -212,8 +206,6 @@ class ClassifyTextTask(Task):
         return header + "\n" + self.metrics_text(result["metrics"])
 
     def metrics_text(self, metrics: dict) -> str:
-        from rnnlab.metrics.classification import metrics_table
-
         return metrics_table(metrics, self.classes)
 
     def describe(self) -> str:
@@ -237,12 +229,7 @@ class ClassifyTextTask(Task):
         the training batches are, with the training loss (cross-entropy)."""
         ids, targets = prepared.encoded["test"]
         batch, targets = next(text_batches(ids[:rows], targets[:rows], rows, pad_id=self.encoder.vocabulary.pad_id))
-        model.eval()  # a probe measures the model as it predicts (no dropout)
-        device = next(model.parameters()).device
-        batch, targets = TextBatch(*(t.to(device) for t in batch)), targets.to(device)
-        steps = batch.tokens.shape[1]
-        return Probe(model=model, loss=lambda: self.loss(model(batch), targets), batch_size=len(targets),
-                     steps=steps, description=f"{len(targets)} test texts, up to {steps} tokens")
+        return self.probe_batch(model, batch, targets, "texts", "tokens")
 
     def export_graphs(self, model: nn.Module) -> list[Graph]:
         """tokens (B, T) int64, lengths (B,) int64 -> logits (B, K)."""

@@ -117,3 +117,12 @@ def test_a_run_written_by_the_old_code_loads_and_predicts_as_it_did(tmp_path):
         rows = list(csv.DictReader(file))
     lines = classifier.predict_lines(data="basic_motions")
     assert [line.split("\t") for line in lines] == [[row["id"], row["predicted"], row["probability"]] for row in rows]
+
+
+def test_validation_data_validates_and_the_validation_split_trains_too(fitted):
+    X, y = sequences(40)
+    X_val, y_val = sequences(8, seed=4)
+    validated = SeriesClassifier(**TINY).fit(X, y, validation_data=(X_val, y_val))
+    assert all(record["val_loss"] is not None for record in validated.history_)
+    sizes, before = validated.task_.split_sizes, fitted.task_.split_sizes
+    assert sizes["val"] == 0 and sizes["train"] == before["train"] + before["val"] and sizes["test"] == before["test"]
