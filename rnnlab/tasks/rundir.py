@@ -101,22 +101,29 @@ class RunLock:
         if int(os.environ.get("RANK", "0")) != 0:  # torchrun's other ranks write nothing
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)  # as the run directory's would be
+        pid = os.getpid()
         while True:
+            # the lock appears with its pid already in it (a hard link of a written file), so no other
+            # process can read it empty and take a live lock for a stale one
+            mine = self.path.with_name(f".{self.path.name}.{pid}")
+            mine.write_text(f"{pid}\n", encoding="utf-8")
             try:
-                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                os.link(mine, self.path)
+                self.owner = True
+                return self
             except FileExistsError:
                 holder = _lock_holder(self.path)
-                if holder == os.getpid():
+                if holder == pid:
                     return self  # held by this process already (re-entered)
                 if holder is not None and _alive(holder):
                     raise ValueError(f"out {str(self.out)!r} is being written by process {holder} (lock "
                                      f"{str(self.path)!r}); wait for it to finish or choose another --out") from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(handle, "w") as file:
-                file.write(f"{os.getpid()}\n")
-            self.owner = True
-            return self
+                os.replace(mine, self.path)  # stale: its process is gone; replacing is atomic
+                if _lock_holder(self.path) == pid:  # another process may have taken it over at the same time
+                    self.owner = True
+                    return self
+            finally:
+                mine.unlink(missing_ok=True)
 
     def __exit__(self, *exc_info) -> None:
         if self.owner:

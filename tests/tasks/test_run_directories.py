@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -122,3 +123,28 @@ def test_a_lock_whose_process_is_gone_is_taken_over_and_released(tmp_path, capsy
     with RunLock(tmp_path / "other") as lock, RunLock(tmp_path / "other"):  # re-entrant in one process
         assert lock.owner and (tmp_path / "other.lock").read_text().strip() == str(os.getpid())
     assert not (tmp_path / "other.lock").exists()
+
+
+def test_of_runs_started_together_on_one_out_exactly_one_takes_the_lock(tmp_path):
+    """Four processes, imports done, race for one lock at one signal; the winner holds it until told."""
+    script = ("import pathlib, sys, time\nfrom rnnlab.tasks.rundir import RunLock\n"
+              "folder = pathlib.Path(sys.argv[1])\n(folder / f'ready{sys.argv[2]}').touch()\n"
+              "while not (folder / 'go').exists():\n    time.sleep(0.005)\n"
+              "try:\n    with RunLock(folder / 'run'):\n        print('got', flush=True)\n"
+              "        while not (folder / 'done').exists():\n            time.sleep(0.01)\n"
+              "except ValueError as error:\n    print('refused', error)\n")
+    racers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(i)], stdout=subprocess.PIPE, text=True)
+              for i in range(4)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("ready*"))) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (tmp_path / "go").touch()
+        while sum(racer.poll() is not None for racer in racers) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the losers answer at once; the winner still holds the lock
+        assert (tmp_path / "run.lock").exists()
+    finally:
+        (tmp_path / "done").touch()
+    answers = [racer.communicate(timeout=60)[0].split()[0] for racer in racers]
+    assert sorted(answers) == ["got", "refused", "refused", "refused"], answers
+    assert not (tmp_path / "run.lock").exists() and not list(tmp_path.glob(".run.lock.*"))
