@@ -25,6 +25,15 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+try:  # the fuzz suites: seeded (the same examples on every run and machine) and bounded in count
+    from hypothesis import HealthCheck, settings
+except ImportError:  # without hypothesis the fuzz suites skip (pytest.importorskip in each)
+    pass
+else:
+    settings.register_profile("rnnlab", derandomize=True, deadline=None, max_examples=60, database=None,
+                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "rnnlab"))
+
 GOOD = ["great", "wonderful", "moving", "superb", "delightful"]
 BAD = ["dull", "awful", "boring", "tedious", "dreadful"]
 FILLER = "the film is a with and of story cast plot its this".split()
