@@ -14,7 +14,9 @@ of sentences this only happens to bad hypotheses, e.g. the copy-the-source basel
 which keeps a short single sentence's score informative.
 
 chrF (Popović 2015), on strings: character n-grams of orders 1..6 of each sentence with its
-whitespace removed, matches clipped as in BLEU and summed over the corpus, then
+whitespace removed, matches clipped as in BLEU and summed over the corpus. A sentence whose
+reference is shorter than n characters adds none of its hypothesis's n-grams to order n's counts
+(as Popović's chrF++.py and sacrebleu: an empty reference leaves its hypothesis out altogether). Then
 
     P_n = matches_n / hyp_n-grams_n,   R_n = matches_n / ref_n-grams_n
     P, R = the means of P_n and R_n over the orders that both sides have n-grams of
@@ -97,6 +99,8 @@ def chrf(hypotheses: Sequence[str], references: Sequence[str], *, max_order: int
         hyp, ref = "".join(hyp.split()), "".join(ref.split())
         for n in range(1, max_order + 1):
             hyp_grams, ref_grams = ngrams(hyp, n), ngrams(ref, n)
+            if not ref_grams:  # a reference shorter than n: the hypothesis's n-grams are not counted either
+                continue
             matches[n - 1] += sum(min(count, ref_grams[gram]) for gram, count in hyp_grams.items())
             hyp_counts[n - 1] += sum(hyp_grams.values())
             ref_counts[n - 1] += sum(ref_grams.values())
