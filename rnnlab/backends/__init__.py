@@ -11,21 +11,24 @@
 
 A forced backend that cannot run a configuration raises ValueError saying why; only "auto" falls
 back, and it does so silently because the result is the same.
+
+A backend is handed a `LayerSpec` (`spec.py`), the layer's frozen description, never the layer
+itself; `choose` is the one place the choice is made, for `forward` and for `step` alike.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from types import ModuleType
 
 from torch import Tensor
 
-from rnnlab.backends import native
+from rnnlab.backends import native, reference
 from rnnlab.backends import triton as triton_backend
-
-if TYPE_CHECKING:
-    from rnnlab.layers.base import RecurrentLayer
+from rnnlab.backends.spec import LayerSpec, Mode
 
 BACKENDS = ("auto", "reference", "native", "triton")
+# each has run(spec, xs, initial, lengths) for a whole sequence and step(spec, x, tensors) for one step
+_MODULES: dict[str, ModuleType] = {"reference": reference, "native": native, "triton": triton_backend}
 
 
 def check_backend(value: str) -> str:
@@ -35,29 +38,40 @@ def check_backend(value: str) -> str:
     return value
 
 
-def select(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None, *, recording: bool = False) -> str:
-    """The backend that runs `layer` on `xs`: "native", "triton" or "reference".
+def choose(spec: LayerSpec, xs: Tensor, lengths: Tensor | None) -> ModuleType:
+    """The backend module that runs the layer `spec` describes on `xs` (T, B, F): the one place a
+    layer's forward and its step choose how they run. See `select` for the rule."""
+    return _MODULES[select(spec, xs, lengths)]
 
-    `recording` (gate recording or gradient flow) needs the reference loop or the triton kernels,
-    which write the gates when asked: torch's fused kernels keep their gates to themselves.
+
+def select(spec: LayerSpec, xs: Tensor, lengths: Tensor | None) -> str:
+    """The name of the backend that runs the layer `spec` describes on `xs`: "native", "triton" or
+    "reference".
+
+    Recording (`spec.observe` set: gate recording or gradient flow) needs the reference loop or
+    the triton kernels, which write the gates when asked: torch's fused kernels keep their gates
+    to themselves.
     """
-    if layer.backend == "triton":
-        reason = triton_backend.unsupported_reason(layer, xs, lengths)
+    if spec.backend == "triton":
+        reason = triton_backend.unsupported_reason(spec, xs, lengths)
         if reason is not None:
             raise ValueError(f"backend='triton' cannot run this configuration: {reason}")
         return "triton"
-    if layer.backend == "auto" and triton_backend.preferred(layer, xs, lengths):
+    if spec.backend == "auto" and triton_backend.preferred(spec, xs, lengths):
         return "triton"
-    if recording:
-        if layer.backend == "native":
+    if spec.observe is not None:
+        if spec.backend == "native":
             raise ValueError("backend='native' cannot record gates or gradients through time (torch's fused kernels "
                              "keep them internal); use backend='auto', 'reference' or 'triton' while recording")
         return "reference"
-    if layer.backend == "reference":
+    if spec.backend == "reference":
         return "reference"
-    reason = native.unsupported_reason(layer, xs, lengths)
+    reason = native.unsupported_reason(spec, xs, lengths)
     if reason is None:
         return "native"
-    if layer.backend == "native":
+    if spec.backend == "native":
         raise ValueError(f"backend='native' cannot run this configuration: {reason}")
     return "reference"
+
+
+__all__ = ["BACKENDS", "LayerSpec", "Mode", "check_backend", "choose", "select"]

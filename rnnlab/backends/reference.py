@@ -1,7 +1,8 @@
 """The reference backend: the time loop over a cell's equations, and backpropagation through time by hand.
 
 This is the oracle every other backend is tested against. `scan` runs one direction of one layer;
-stacking and the two directions are compositions of it (`rnnlab.layers.compose`).
+`run` a whole layer (`stack` over its layers and directions, as `rnnlab.layers.compose`'s Stacked
+over Bidirectional over Recurrent compose them), and `step` one time step of a stream.
 
 BPTT (`_BPTT`): the forward pass projects the whole input sequence in one matrix product
 (W_ih x_t + b_ih for every t), then steps the cell, keeping every state and gate. The backward
@@ -22,7 +23,14 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from torch.nn import functional as F
+
+from rnnlab.backends.spec import LayerSpec
 from rnnlab.cells.base import Cell, Trace, state_tensors
+
+# one direction of one layer: (layer, direction, inputs (T, B, F), initial state tensors) ->
+# (outputs (T, B, P) in the inputs' time order, final state tensors)
+Direction = Callable[[int, int, Tensor, tuple[Tensor, ...]], tuple[Tensor, tuple[Tensor, ...]]]
 
 
 class Observer(Protocol):
@@ -39,6 +47,70 @@ class Observer(Protocol):
         output h_t, through the loss at t and through step t + 1, zero past a sequence's end. It
         is called when a backward pass has gone through the scan.
         """
+
+
+def run(spec: LayerSpec, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
+    """The whole layer through its cells' equations; the signature and results of `native.run`."""
+    cells = dict(spec.cells())
+
+    def direction(layer: int, way: int, inputs: Tensor, state: tuple[Tensor, ...]):
+        cell = cells[(layer, way)]
+        observer = None if spec.observe is None else spec.observe((layer, way))
+        ys, final = scan(cell, inputs, cell.state_from_tensors(state), lengths, reverse=bool(way),
+                         observer=observer)
+        return ys, state_tensors(final)
+
+    return stack(spec, xs, initial, direction)
+
+
+def stack(spec: LayerSpec, xs: Tensor, initial: tuple[Tensor, ...], direction: Direction):
+    """Layer after layer, each layer's directions on the same input and concatenated on features,
+    dropout between layers in training (torch's semantics: not after the last).
+
+    Args:
+        xs: (T, B, F); initial: the initial state tensors, each (L*D, B, ·).
+        direction: runs one direction of one layer (a backend's own).
+
+    Returns:
+        outputs (T, B, D*P) and the final state tensors, each (L*D, B, ·).
+    """
+    finals: list[list[Tensor]] = [[] for _ in initial]
+    for layer in range(spec.num_layers):
+        if layer > 0 and spec.dropout > 0:
+            xs = F.dropout(xs, spec.dropout, spec.training)
+        outputs = []
+        for way in range(spec.num_directions):
+            index = layer * spec.num_directions + way
+            ys, final = direction(layer, way, xs, tuple(t[index] for t in initial))
+            outputs.append(ys)
+            for store, tensor in zip(finals, final):
+                store.append(tensor)
+        xs = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+    return xs, tuple(torch.stack(store) for store in finals)
+
+
+def step(spec: LayerSpec, x: Tensor, tensors: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """One time step of a unidirectional layer, layer after layer through `Cell.step`.
+
+    Args:
+        x: (B, F) this step's input; tensors: the state tensors, each (L, B, ·).
+
+    Returns:
+        the top layer's output (B, P) and the new state tensors, each (L, B, ·).
+    """
+    finals = []
+    for (layer, _), cell in spec.cells():
+        if layer > 0 and spec.dropout > 0:
+            x = F.dropout(x, spec.dropout, spec.training)
+        new_state = cell.step(x, cell.state_from_tensors(tuple(t[layer] for t in tensors)))
+        x = cell.output(new_state)
+        finals.append(state_tensors(new_state))
+    return x, tuple(stacked(parts) for parts in zip(*finals))
+
+
+def stacked(parts: tuple[Tensor, ...]) -> Tensor:
+    """Per-layer states (B, ·) stacked to (L, B, ·); one layer's is a view, not a copy (it is per step)."""
+    return parts[0].unsqueeze(0) if len(parts) == 1 else torch.stack(parts)
 
 
 def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, reverse: bool = False,

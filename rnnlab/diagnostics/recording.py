@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from rnnlab.cells.base import bind
 from rnnlab.layers.base import RecurrentLayer
 from rnnlab.layers.compose import Recurrent
 
@@ -156,27 +155,23 @@ def record(model: nn.Module, *, gradients: bool = False) -> Iterator[Recording]:
             raise ValueError(f"model holds torch.nn.{type(module).__name__} at {name!r}, whose fused kernel keeps its "
                              "gates internal; convert it with rnnlab.from_torch to record it")
         if isinstance(module, (RecurrentLayer, Recurrent)):
-            if (module._observe if isinstance(module, RecurrentLayer) else module.observer) is not None:
+            if (module.observed if isinstance(module, RecurrentLayer) else module.observer is not None):
                 raise ValueError(f"module {name!r} is already being recorded; recordings cannot be nested")
             targets.append((name, module))
     if not targets:
         raise ValueError(f"model ({type(model).__name__}) holds no rnnlab recurrent layer to record")
 
-    for name, module in targets:
-        if isinstance(module, RecurrentLayer):
-            recording.kinds[name] = bind(module.cell_type, {}, **module._cell_config(0)).recorded_kinds()
-            observers = {}  # one per (layer, direction), made when that position first runs
-            module._observe = lambda position, name=name, observers=observers: observers.setdefault(
-                position, _Observer(recording.calls.setdefault((name, *position), []), gradients))
-        else:
-            recording.kinds[name] = module.cell.recorded_kinds()
-            position = (0, int(module.reverse))
-            module.observer = _Observer(recording.calls.setdefault((name, *position), []), gradients)
-    try:
-        yield recording
-    finally:
-        for _, module in targets:
+    with contextlib.ExitStack() as undo:
+        for name, module in targets:
             if isinstance(module, RecurrentLayer):
-                module._observe = None
+                recording.kinds[name] = next(module.cells_by_position())[1].recorded_kinds()
+                observers = {}  # one per (layer, direction), made when that position first runs
+                undo.enter_context(module.observed_by(
+                    lambda position, name=name, observers=observers: observers.setdefault(
+                        position, _Observer(recording.calls.setdefault((name, *position), []), gradients))))
             else:
-                module.observer = None
+                recording.kinds[name] = module.cell.recorded_kinds()
+                position = (0, int(module.reverse))
+                module.observer = _Observer(recording.calls.setdefault((name, *position), []), gradients)
+                undo.callback(setattr, module, "observer", None)
+        yield recording

@@ -28,11 +28,12 @@ from onnxscript import opset18 as op
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+from rnnlab.backends.spec import Mode
 from rnnlab.layers import GRU, LSTM, RNN
 from rnnlab.layers.base import RecurrentLayer
 
 # ONNX's gate blocks, in ONNX's order, as indices of torch's blocks
-_GATE_ORDER = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2), "RNN_TANH": (0,), "RNN_RELU": (0,)}
+_GATE_ORDER = {Mode.LSTM: (0, 3, 1, 2), Mode.GRU: (1, 0, 2), Mode.RNN_TANH: (0,), Mode.RNN_RELU: (0,)}
 _INT32 = onnx.TensorProto.INT32
 
 
@@ -45,18 +46,19 @@ def _recurrent(input: Tensor, lengths: Tensor | None, initial: list[Tensor], wei
         input: (T, B, F) time-major.
         lengths: (B,) integers or None, as the layer's `lengths=`.
         initial: [] for zeros, else the initial state tensors, each (L*D, B, H).
-        weights: the layer's parameters in torch's order (`RecurrentLayer._flat_weights`).
-        mode: "LSTM", "GRU", "RNN_TANH" or "RNN_RELU".
+        weights: the layer's parameters in torch's order (`RecurrentLayer.describe().weights`).
+        mode: a `Mode`'s value: "LSTM", "GRU", "RNN_TANH" or "RNN_RELU" (an operator takes strings).
 
     Returns:
         [outputs (T, B, D*H), h_n (L*D, B, H)], and c_n (L*D, B, H) for the LSTM.
     """
+    mode = Mode(mode)
     layer = _layer(mode, input.shape[-1], hidden_size, num_layers, bidirectional, bias, reset_after, input.dtype)
     # assign=True: the layer computes with these very tensors; built on meta, it drew no random numbers
-    layer.load_state_dict(dict(zip(layer._flat_weights_names, weights, strict=True)), assign=True)
-    hx = None if not initial else (tuple(initial) if mode == "LSTM" else initial[0])
+    layer.load_state_dict(dict(zip(layer.describe().weight_names, weights, strict=True)), assign=True)
+    hx = None if not initial else (tuple(initial) if mode is Mode.LSTM else initial[0])
     ys, final = layer(input, hx, lengths=lengths)
-    final = tuple(final) if mode == "LSTM" else (final,)
+    final = tuple(final) if mode is Mode.LSTM else (final,)
     return [t.clone() for t in (ys, *final)]  # an operator's outputs may not alias its inputs
 
 
@@ -64,24 +66,29 @@ def _recurrent(input: Tensor, lengths: Tensor | None, initial: list[Tensor], wei
 def _(input, lengths, initial, weights, mode, hidden_size, num_layers, bidirectional, bias, reset_after):
     num_steps, batch_size, _ = input.shape
     directions = 2 if bidirectional else 1
-    states = [input.new_empty(num_layers * directions, batch_size, hidden_size) for _ in range(1 + (mode == "LSTM"))]
+    states = [input.new_empty(num_layers * directions, batch_size, hidden_size) for _ in range(_num_states(mode))]
     return [input.new_empty(num_steps, batch_size, directions * hidden_size), *states]
 
 
-def _layer(mode: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, bias: bool,
+def _num_states(mode: str) -> int:
+    return 2 if Mode(mode) is Mode.LSTM else 1
+
+
+def _layer(mode: Mode, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, bias: bool,
            reset_after: bool, dtype: torch.dtype) -> RecurrentLayer:
     """An rnnlab layer of `mode` with uninitialised weights on the meta device."""
     common = dict(num_layers=num_layers, bias=bias, bidirectional=bidirectional, device="meta", dtype=dtype)
-    if mode == "LSTM":
+    if mode is Mode.LSTM:
         return LSTM(input_size, hidden_size, **common)
-    if mode == "GRU":
+    if mode is Mode.GRU:
         return GRU(input_size, hidden_size, **common, reset_after=reset_after)
-    return RNN(input_size, hidden_size, nonlinearity="tanh" if mode == "RNN_TANH" else "relu", **common)
+    return RNN(input_size, hidden_size, nonlinearity="tanh" if mode is Mode.RNN_TANH else "relu", **common)
 
 
 def _onnx_recurrent(input, lengths, initial, weights, mode, hidden_size, num_layers, bidirectional, bias,
                     reset_after):
     """The translation of `rnnlab::recurrent` into ONNX: one RNN/LSTM/GRU node per stacked layer."""
+    mode = Mode(mode)
     directions = 2 if bidirectional else 1
     per_direction = 4 if bias else 2  # weight_ih, weight_hh[, bias_ih, bias_hh]
     order = [block * hidden_size + j for block in _GATE_ORDER[mode] for j in range(hidden_size)]
@@ -91,7 +98,7 @@ def _onnx_recurrent(input, lengths, initial, weights, mode, hidden_size, num_lay
     empty = None if sequence_lens is None or not initial else \
         op.Unsqueeze(op.Equal(sequence_lens, op.CastLike(0, sequence_lens)), [0, 2])  # (1, B, 1)
     options = dict(direction="bidirectional" if bidirectional else "forward", hidden_size=hidden_size)
-    xs, finals = input, [[] for _ in range(1 + (mode == "LSTM"))]  # h_n (and c_n) of each layer
+    xs, finals = input, [[] for _ in range(_num_states(mode))]  # h_n (and c_n) of each layer
     for layer in range(num_layers):
         first = layer * directions
         cells = [weights[(first + d) * per_direction:(first + d + 1) * per_direction] for d in range(directions)]
@@ -99,12 +106,12 @@ def _onnx_recurrent(input, lengths, initial, weights, mode, hidden_size, num_lay
         b = _by_direction([op.Gather(op.Concat(cell[2], cell[3], axis=0), bias_rows, axis=0) for cell in cells]) \
             if bias else None  # (D, 2*G*H): ONNX's B is [Wb | Rb]
         states = [op.Slice(t, [first], [first + directions], axes=[0]) for t in initial]
-        if mode == "LSTM":
+        if mode is Mode.LSTM:
             ys, *final = op.LSTM(xs, w, r, b, sequence_lens, *states, **options)
-        elif mode == "GRU":
+        elif mode is Mode.GRU:
             ys, *final = op.GRU(xs, w, r, b, sequence_lens, *states, linear_before_reset=int(reset_after), **options)
         else:
-            activation = "Tanh" if mode == "RNN_TANH" else "Relu"
+            activation = "Tanh" if mode is Mode.RNN_TANH else "Relu"
             ys, *final = op.RNN(xs, w, r, b, sequence_lens, *states, activations=[activation] * directions, **options)
         if empty is not None:  # ONNX leaves the final state of an empty sequence open; rnnlab's is the initial one
             final = [op.Where(empty, start, end) for start, end in zip(states, final)]
@@ -129,25 +136,14 @@ def _export_forward(layer: RecurrentLayer, input: Any, hx: Any = None, *, length
     if layer.proj_size:
         raise ValueError(f"ONNX's LSTM operator has no projection, so an LSTM with proj_size cannot be exported; "
                          f"received proj_size={layer.proj_size}")
-    xs, unbatched = layer._time_major(input)  # (T, B, F)
-    layer._check_input(xs, input)
-    if lengths is not None:
-        lengths = torch.as_tensor(lengths)
-        if lengths.dtype.is_floating_point or lengths.dtype in (torch.bool, torch.complex64, torch.complex128):
-            raise TypeError(f"lengths must hold integers; received dtype {lengths.dtype}")
-        if lengths.dim() != 1 or lengths.shape[0] != xs.shape[1]:
-            raise ValueError(f"lengths must have shape ({xs.shape[1]},), one per sequence; received "
-                             f"{tuple(lengths.shape)}")
+    inputs = layer.prepare_inputs(input, hx, lengths=lengths)
+    spec = layer.describe()
     # [] lets ONNX start from zeros itself; a given or learned state is passed as (L*D, B, ·) tensors
-    initial = [] if hx is None and not layer.learn_initial_state else list(layer._initial_state(hx, xs, unbatched))
-    ys, *final = torch.ops.rnnlab.recurrent(xs, lengths, initial, layer._flat_weights, layer.mode, layer.hidden_size,
-                                            layer.num_layers, layer.bidirectional, layer.bias,
-                                            getattr(layer, "reset_after", True))
-    if unbatched:
-        ys, final = ys.squeeze(1), [t.squeeze(1) for t in final]
-    elif layer.batch_first:
-        ys = ys.transpose(0, 1)
-    return ys, layer._final_state(tuple(final))
+    initial = [] if inputs.default_initial else list(inputs.initial)
+    ys, *final = torch.ops.rnnlab.recurrent(inputs.xs, inputs.lengths, initial, list(spec.weights), spec.mode.value,
+                                            spec.hidden_size, spec.num_layers, spec.bidirectional, spec.bias,
+                                            spec.reset_after)
+    return layer.pack_outputs(inputs, ys, tuple(final))
 
 
 @contextlib.contextmanager

@@ -3,8 +3,10 @@
 The layer owns its parameters under torch's names (`weight_ih_l0`, `bias_hh_l1_reverse`, ...), in
 torch's order and with torch's initialisation, so state_dicts move between the two unchanged. It
 speaks torch at its boundary (layouts, packed sequences, states packed as (L*D, B, H)) and runs
-through one of the backends; the reference backend is the composition of cells in
-`rnnlab.layers.compose`, run on the layer's own parameters through bound cells.
+through one of the backends, to which it hands a frozen description of itself (`describe()`, a
+`rnnlab.backends.LayerSpec`), never itself. Its seams for other code are public: `describe()` for
+what a backend sees, `prepare_inputs`/`pack_outputs` for code that runs the recurrence another way
+(ONNX export), `observed_by` for gate recording.
 
 This module is longer than the style's ~300 lines: it is one class, torch's whole layer interface
 (constructor, torch's parameter names, forward with hx, lengths and PackedSequence, step), whose
@@ -13,30 +15,40 @@ parts all read the same layer state; split, each part would reach into the other
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab import backends
-from rnnlab.backends import native
-from rnnlab.backends import triton as triton_backend
 from rnnlab.backends.reference import Observer
-from rnnlab.cells.base import Cell, bind, check_positive_int, state_tensors
+from rnnlab.backends.spec import LayerSpec, Mode, suffix
+from rnnlab.cells.base import Cell, bind, check_positive_int
 from rnnlab.errors import DtypeError, ShapeError
 from rnnlab.layers import streaming
-from rnnlab.layers.compose import Bidirectional, Recurrent, Stacked
+
+
+class Inputs(NamedTuple):
+    """A forward call's arguments in the form every backend takes (`RecurrentLayer.prepare_inputs`)."""
+
+    xs: Tensor  # (T, B, F), time-major
+    initial: tuple[Tensor, ...]  # the initial state tensors, each (L*D, B, ·)
+    lengths: Tensor | None  # (B,) int64 on xs's device, or None
+    unbatched: bool  # the input was (T, F)
+    packed: PackedSequence | None  # the PackedSequence given, so the outputs are packed alike
+    default_initial: bool  # no hx was given and the initial state is zeros (not learned)
 
 
 class RecurrentLayer(nn.Module):
     """Base of the drop-in `RNN`, `LSTM` and `GRU`; subclasses set `cell_type` and `mode`."""
 
     cell_type: type[Cell]
-    mode: str  # torch's name for the fused kernel: "LSTM", "GRU", "RNN_TANH" or "RNN_RELU"
+    mode: Mode  # torch's name for the fused kernel (equal to the string "LSTM", "GRU", "RNN_TANH", "RNN_RELU")
 
     def __init__(
         self,
@@ -84,7 +96,7 @@ class RecurrentLayer(nn.Module):
             for direction in range(self.num_directions):
                 shapes = bind(self.cell_type, {}, **self._cell_config(layer)).parameter_shapes()
                 for name, shape in shapes.items():
-                    full_name = name + _suffix(layer, direction)
+                    full_name = name + suffix(layer, direction)
                     self.register_parameter(full_name, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
                     self._flat_weights_names.append(full_name)
         self.reset_parameters()
@@ -113,40 +125,85 @@ class RecurrentLayer(nn.Module):
         object.__setattr__(self, "_backend", backends.check_backend(value))
 
     @property
-    def _flat_weights(self) -> list[Tensor]:
+    def _flat_weights(self) -> list[Tensor]:  # torch.nn.RNNBase's name, which code written for it reads
         return [getattr(self, name) for name in self._flat_weights_names]
 
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
         """The parameters grouped by (layer, direction), as torch.nn.RNNBase.all_weights."""
-        per_cell = len(self._flat_weights_names) // (self.num_layers * self.num_directions)
-        weights = self._flat_weights
-        return [weights[i : i + per_cell] for i in range(0, len(weights), per_cell)]
+        return self.describe().per_position()
+
+    def describe(self) -> LayerSpec:
+        """The layer as a backend sees it, now: sizes, options, its parameter tensors, what to record.
+
+        Made anew on each call and holding the current parameter tensors (not copies): nothing is
+        cached that `.to()`, `load_state_dict(assign=True)` or a replica made by nn.DataParallel
+        could leave stale or share between threads.
+        """
+        return LayerSpec(
+            mode=self.mode, cell_type=self.cell_type, input_size=self.input_size, hidden_size=self.hidden_size,
+            num_layers=self.num_layers, num_directions=self.num_directions, bias=self.bias, dropout=self.dropout,
+            training=self.training, proj_size=self.proj_size, reset_after=self._cell_options.get("reset_after", True),
+            cell_options=tuple(self._cell_options.items()), weight_names=tuple(self._flat_weights_names),
+            weights=tuple(self._flat_weights), backend=self.backend, observe=self._observe)
 
     def flatten_parameters(self) -> None:
-        """Kept for drop-in compatibility with torch; does nothing.
+        """Puts every weight into one contiguous buffer, each parameter a view of it, as torch does.
 
-        torch copies the weights into one cuDNN buffer here. rnnlab passes them as separate
-        tensors, which cuDNN accepts at the cost of a copy per call on the GPU.
-        TODO: flatten into one buffer for cuDNN (torch._cudnn_rnn_flatten_weight), once a GPU session
-        can test it; issue 8 left it because none was lent (benchmarks/layers_gpu.py times torch.nn
-        beside backend="native", so the copy's cost will show there).
+        On CUDA with cuDNN the buffer is cuDNN's own layout (`torch._cudnn_rnn_flatten_weight`, the
+        call torch.nn.RNNBase makes), so cuDNN reads the weights in place instead of copying them
+        into one on every call. Elsewhere the weights go into one buffer in torch's order (the
+        CPU kernels read them either way). The parameters stay the same objects, so an optimizer
+        holding them is unaffected; a later `.to()` or `load_state_dict(assign=True)` separates them
+        again, until the next call.
         """
+        weights = self._flat_weights
+        first = weights[0]
+        if any(w.dtype != first.dtype or w.device != first.device for w in weights):
+            return  # mixed dtypes or devices: nothing one buffer could hold (torch returns too)
+        if len({w.data_ptr() for w in weights}) != len(weights):
+            return  # some weights already share memory (tied by the user): keep them so
+        with torch.no_grad():
+            if first.is_cuda and torch.backends.cudnn.is_acceptable(first) and torch._use_cudnn_rnn_flatten_weight():
+                from torch.backends.cudnn import rnn as cudnn_rnn
 
-    def cells_by_position(self):
-        """Yields ((layer, direction), cell) for every cell, bound to this layer's parameters.
+                with torch.cuda.device_of(first):
+                    per_cell = len(weights) // (self.num_layers * self.num_directions)
+                    torch._cudnn_rnn_flatten_weight(weights, per_cell, self.input_size,
+                                                    cudnn_rnn.get_cudnn_mode(self.mode.value), self.hidden_size,
+                                                    self.proj_size, self.num_layers, self.batch_first,
+                                                    self.bidirectional)
+                return
+            buffer = torch.cat([w.detach().reshape(-1) for w in weights])
+            for w, part in zip(weights, buffer.split([w.numel() for w in weights])):
+                w.set_(part.view(w.shape))  # the parameter becomes a view of its slice; values unchanged
 
-        The cells are made anew on each call and hold the layer's current parameter tensors (not
-        copies): nothing is cached that `.to()`, `load_state_dict(assign=True)` or a replica made
-        by nn.DataParallel could leave stale or share between threads.
+    def cells_by_position(self) -> Iterator[tuple[tuple[int, int], Cell]]:
+        """Yields ((layer, direction), cell) for every cell, bound to this layer's parameters (the
+        tensors themselves, not copies; made anew on each call, as `describe`)."""
+        yield from self.describe().cells()
+
+    @property
+    def observed(self) -> bool:
+        """True while a recording (`rnnlab.diagnostics.record`) watches this layer."""
+        return self._observe is not None
+
+    @contextlib.contextmanager
+    def observed_by(self, observe: Callable[[tuple[int, int]], Observer]) -> Iterator[None]:
+        """While the block runs, each forward hands `observe((layer, direction))`, an Observer
+        (`rnnlab.backends.reference.Observer`), every step's gates and states of that position; the
+        outputs are unchanged. The seam `rnnlab.diagnostics.record` uses.
+
+        Raises:
+            ValueError: if the layer is already observed (recordings do not nest).
         """
-        for layer in range(self.num_layers):
-            config = self._cell_config(layer)
-            names = bind(self.cell_type, {}, **config).parameter_names()
-            for direction in range(self.num_directions):
-                weights = {"bias_ih": None, "bias_hh": None}  # stay None without bias
-                weights.update({name: getattr(self, name + _suffix(layer, direction)) for name in names})
-                yield (layer, direction), bind(self.cell_type, weights, **config)
+        if self._observe is not None:
+            raise ValueError(f"this {type(self).__name__} is already being recorded; recordings cannot be nested")
+        self._observe = observe
+        try:
+            yield
+        finally:
+            self._observe = None
 
     def _state_sizes(self) -> tuple[int, ...]:
         return self._sizes
@@ -182,6 +239,19 @@ class RecurrentLayer(nn.Module):
             output in the layout of `input` (a PackedSequence for a PackedSequence), with D*P
             features, and the final state packed as torch packs it.
         """
+        inputs = self.prepare_inputs(input, hx, lengths=lengths)
+        spec = self.describe()
+        ys, final = backends.choose(spec, inputs.xs, inputs.lengths).run(spec, inputs.xs, inputs.initial, inputs.lengths)
+        return self.pack_outputs(inputs, ys, final)
+
+    def prepare_inputs(self, input: Tensor | PackedSequence, hx: Any = None, *,
+                       lengths: Tensor | None = None) -> Inputs:
+        """`forward`'s arguments checked and put in the form every backend takes (`Inputs`).
+
+        With `pack_outputs`, the seam for code that runs the recurrence another way (ONNX export
+        runs it as one operator): `layer.pack_outputs(inputs, *run(inputs))` returns what `forward`
+        returns. Raises what `forward` raises for bad arguments.
+        """
         packed_input = input if isinstance(input, PackedSequence) else None
         if packed_input is not None:
             if lengths is not None:
@@ -194,17 +264,14 @@ class RecurrentLayer(nn.Module):
         self._check_input(xs, input.data if packed_input is not None else input)
         lengths = self._check_lengths(lengths, xs)
         initial = self._initial_state(hx, xs, unbatched)
-        choice = backends.select(self, xs, lengths, recording=self._observe is not None)
-        if choice == "native":
-            ys, final = native.run(self, xs, initial, lengths)
-        elif choice == "triton":
-            ys, final = triton_backend.run(self, xs, initial, lengths)
-        else:
-            ys, final = self._run_reference(xs, initial, lengths)
+        return Inputs(xs, initial, lengths, unbatched, packed_input, hx is None and not self.learn_initial_state)
 
-        if packed_input is not None:
-            output = _repack(ys, lengths, packed_input)
-        elif unbatched:
+    def pack_outputs(self, inputs: Inputs, ys: Tensor, final: tuple[Tensor, ...]) -> tuple[Any, Any]:
+        """A backend's outputs (T, B, D*P) and final state tensors (L*D, B, ·) in `forward`'s form:
+        the input's layout (a PackedSequence for one) and the state as torch packs it."""
+        if inputs.packed is not None:
+            output = _repack(ys, inputs.lengths, inputs.packed)
+        elif inputs.unbatched:
             output, final = ys.squeeze(1), tuple(t.squeeze(1) for t in final)
         else:
             output = ys.transpose(0, 1) if self.batch_first else ys
@@ -213,27 +280,6 @@ class RecurrentLayer(nn.Module):
     def _final_state(self, tensors: tuple[Tensor, ...]) -> Any:
         """The final state in torch's form: h_n, or (h_n, c_n) for the LSTM."""
         return tensors[0]
-
-    def _run_reference(self, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
-        """The layer as a composition of its cells: Stacked over (Bidirectional over) Recurrent."""
-        layers, nested = [], []
-        cells = [cell for _, cell in self.cells_by_position()]
-        for layer in range(self.num_layers):
-            directions = cells[layer * self.num_directions : (layer + 1) * self.num_directions]
-            states = [cell.state_from_tensors(tuple(t[layer * self.num_directions + d] for t in initial))
-                      for d, cell in enumerate(directions)]
-            observers = [None if self._observe is None else self._observe((layer, d)) for d in range(len(directions))]
-            if self.bidirectional:
-                layers.append(Bidirectional(Recurrent(directions[0], observer=observers[0]),
-                                            Recurrent(directions[1], reverse=True, observer=observers[1])))
-                nested.append(tuple(states))
-            else:
-                layers.append(Recurrent(directions[0], observer=observers[0]))
-                nested.append(states[0])
-        stack = Stacked(layers, dropout=self.dropout).train(self.training)
-        ys, final = stack(xs, nested, lengths)
-        flat = [s for layer_state in final for s in (layer_state if self.bidirectional else (layer_state,))]
-        return ys, tuple(torch.stack(parts) for parts in zip(*(state_tensors(s) for s in flat)))
 
     # -- one step of a stream --------------------------------------------------------------------
 
@@ -346,10 +392,6 @@ _CELL_DEFAULTS = {"proj_size": 0, "nonlinearity": "tanh", "reset_after": True}
 # what torch.nn.RNNBase.extra_repr prints, in its order (it never prints the RNN's nonlinearity)
 _TORCH_LAYER_REPR = {"proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
                      "bidirectional": False}
-
-
-def _suffix(layer: int, direction: int) -> str:
-    return f"_l{layer}" + ("_reverse" if direction == 1 else "")
 
 
 def _repack(ys: Tensor, lengths: Tensor, template: PackedSequence) -> PackedSequence:

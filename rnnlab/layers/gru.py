@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rnnlab.cells.gru import GRUCell
+from rnnlab.backends.spec import Mode
 from rnnlab.layers.base import RecurrentLayer
 
 
@@ -32,7 +33,7 @@ class GRU(RecurrentLayer):
     """
 
     cell_type = GRUCell
-    mode = "GRU"
+    mode = Mode.GRU
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ from typing import Any
 from torch import Tensor
 
 from rnnlab.cells.lstm import LSTMCell, LSTMState, check_proj_size
+from rnnlab.backends.spec import Mode
 from rnnlab.layers.base import RecurrentLayer
 
 
@@ -34,7 +35,7 @@ class LSTM(RecurrentLayer):
     """
 
     cell_type = LSTMCell
-    mode = "LSTM"
+    mode = Mode.LSTM
 
     def __init__(
         self,

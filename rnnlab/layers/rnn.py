@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rnnlab.cells.rnn import NONLINEARITIES, RNNCell
+from rnnlab.backends.spec import Mode
 from rnnlab.layers.base import RecurrentLayer
 
 
@@ -59,4 +60,4 @@ class RNN(RecurrentLayer):
             learn_initial_state=learn_initial_state, backend=backend, cell_options={"nonlinearity": nonlinearity},
         )
         self.nonlinearity = nonlinearity
-        self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        self.mode = Mode.RNN_TANH if nonlinearity == "tanh" else Mode.RNN_RELU

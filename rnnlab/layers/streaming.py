@@ -11,8 +11,8 @@ sequence through `step` and stacking the outputs equals running `forward` over i
 `reset` is True first takes the initial state (zeros, or the learned initial state), so a new
 stream can start in row k while the other rows carry on.
 
-Four paths compute the step, chosen as `rnnlab.backends.select` chooses for `forward` (a forced
-backend is honoured; "auto" takes the native path wherever it can run):
+Four paths compute the step, chosen by `rnnlab.backends.choose` as for `forward` (a forced
+backend is honoured; "auto" takes the native path wherever it can run); each backend's `step`:
 1. native, no projection: torch's fused one-step cell kernels (`torch.lstm_cell`, `gru_cell`,
    `rnn_tanh_cell`, `rnn_relu_cell`: what torch.nn.LSTMCell & co. call), one per layer. torch's
    whole-sequence kernel is avoided on purpose: on the CPU it hands an LSTM to oneDNN, whose set-up
@@ -37,20 +37,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from rnnlab import backends
-from rnnlab.backends import native
-from rnnlab.backends import triton as triton_backend
-from rnnlab.cells.base import state_tensors
+from rnnlab.backends.spec import Mode, state_sizes
 from rnnlab.errors import DtypeError, ShapeError
 
 if TYPE_CHECKING:
     from rnnlab.layers.base import RecurrentLayer
-
-# torch's fused one-step kernels, by the layer's `mode`; each takes (x, hx, w_ih, w_hh[, b_ih, b_hh])
-_CELL_KERNELS = {"LSTM": torch.lstm_cell, "GRU": torch.gru_cell, "RNN_TANH": torch.rnn_tanh_cell,
-                 "RNN_RELU": torch.rnn_relu_cell}
 
 
 def step(layer: RecurrentLayer, x: Tensor, state: Any = None, *, reset: Any = None) -> tuple[Tensor, Any]:
@@ -66,51 +59,9 @@ def step(layer: RecurrentLayer, x: Tensor, state: Any = None, *, reset: Any = No
         tensors = tuple(torch.where(rows, h0, t) for h0, t in zip(_initial_tensors(layer, x), tensors))
     elif reset is not None:
         check_reset(reset, x)
-    choice = backends.select(layer, x.unsqueeze(0), None)
-    if choice == "reference":
-        y, final = _reference_step(layer, x, tensors)
-    elif choice == "triton" or layer.proj_size:  # a one-step sequence through the whole-layer path
-        run = triton_backend.run if choice == "triton" else native.run
-        ys, final = run(layer, x.unsqueeze(0), tensors, None)  # (1, B, P)
-        y = ys[0]
-    else:
-        y, final = _native_step(layer, x, tensors)
+    spec = layer.describe()._replace(observe=None)  # recording watches `forward` only
+    y, final = backends.choose(spec, x.unsqueeze(0), None).step(spec, x, tensors)
     return y, layer._final_state(final)
-
-
-def _native_step(layer: RecurrentLayer, x: Tensor, tensors: tuple[Tensor, ...]) -> tuple[Tensor, tuple]:
-    """Layer after layer through torch's fused cell kernels; no projection (their weights lack W_hr)."""
-    kernel = _CELL_KERNELS[layer.mode]
-    weights = layer.all_weights  # per layer: [w_ih, w_hh, b_ih, b_hh], or [w_ih, w_hh] without bias
-    finals = []
-    for index in range(layer.num_layers):
-        if index > 0 and layer.dropout > 0:  # torch's semantics: between layers only
-            x = F.dropout(x, layer.dropout, layer.training)
-        if layer.mode == "LSTM":
-            h, c = kernel(x, (tensors[0][index], tensors[1][index]), *weights[index])
-            finals.append((h, c))
-        else:
-            h = kernel(x, tensors[0][index], *weights[index])
-            finals.append((h,))
-        x = h
-    return x, tuple(_stack(parts) for parts in zip(*finals))  # each (L, B, ·)
-
-
-def _reference_step(layer: RecurrentLayer, x: Tensor, tensors: tuple[Tensor, ...]) -> tuple[Tensor, tuple]:
-    """Layer after layer through the cells' own equations (`Cell.step`) on the layer's parameters."""
-    finals = []
-    for (index, _), cell in layer.cells_by_position():
-        if index > 0 and layer.dropout > 0:
-            x = F.dropout(x, layer.dropout, layer.training)
-        new_state = cell.step(x, cell.state_from_tensors(tuple(t[index] for t in tensors)))
-        x = cell.output(new_state)
-        finals.append(state_tensors(new_state))
-    return x, tuple(_stack(parts) for parts in zip(*finals))  # each (L, B, ·)
-
-
-def _stack(parts: tuple[Tensor, ...]) -> Tensor:
-    """Per-layer states (B, ·) stacked to (L, B, ·); one layer's is a view, not a copy (it is per step)."""
-    return parts[0].unsqueeze(0) if len(parts) == 1 else torch.stack(parts)
 
 
 # -- arguments ---------------------------------------------------------------------------------------
@@ -118,8 +69,7 @@ def _stack(parts: tuple[Tensor, ...]) -> Tensor:
 
 def _state_sizes(layer: RecurrentLayer) -> tuple[int, ...]:
     """Widths of the state tensors, (P, H) for the LSTM and (H,) otherwise, without building a cell."""
-    size = layer.proj_size or layer.hidden_size
-    return (size, layer.hidden_size) if layer.mode == "LSTM" else (size,)
+    return state_sizes(layer.mode, layer.hidden_size, layer.proj_size)
 
 
 def _check_input(layer: RecurrentLayer, x: Any) -> None:
@@ -137,7 +87,7 @@ def _initial_tensors(layer: RecurrentLayer, x: Tensor) -> tuple[Tensor, ...]:
     """The initial state of B = len(x) streams, each tensor (L, B, ·): learned, or zeros."""
     batch_size = x.shape[0]
     if layer.learn_initial_state:
-        learned = (layer.initial_h, layer.initial_c) if layer.mode == "LSTM" else (layer.initial_h,)
+        learned = (layer.initial_h, layer.initial_c) if layer.mode is Mode.LSTM else (layer.initial_h,)
         return tuple(p.unsqueeze(1).expand(-1, batch_size, -1) for p in learned)
     return tuple(x.new_zeros(layer.num_layers, batch_size, size) for size in _state_sizes(layer))
 

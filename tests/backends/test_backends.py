@@ -66,7 +66,7 @@ def make_case(kind: str, shape: str, dtype: torch.dtype, device: str = "cpu"):
 def test_backend_equals_reference(kind, shape, lengths, backend, dtype):
     layer, inputs, hx = make_case(kind, shape, dtype)
     lengths = None if LENGTHS[lengths] is None else torch.tensor(LENGTHS[lengths])
-    assert backends.select(layer, inputs, lengths) == "native"  # the comparison below is not reference vs itself
+    assert backends.select(layer.describe(), inputs, lengths) == "native"  # the comparison below is not reference vs itself
 
     ys, states, grads = run(layer, inputs, hx, lengths, backend)
     ys_ref, states_ref, grads_ref = run(layer, inputs, hx, lengths, "reference")
@@ -81,7 +81,7 @@ def test_backend_equals_reference(kind, shape, lengths, backend, dtype):
 
 def test_select_reference_when_forced():
     layer = rnnlab.LSTM(3, 4, backend="reference")
-    assert backends.select(layer, torch.zeros(2, 1, 3), None) == "reference"
+    assert backends.select(layer.describe(), torch.zeros(2, 1, 3), None) == "reference"
 
 
 def test_forced_native_refuses_gru_reset_before():
@@ -95,7 +95,7 @@ def test_auto_falls_back_for_gru_reset_before():
     layer = rnnlab.GRU(3, 4, num_layers=2, reset_after=False, dtype=torch.float64)
     inputs = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
     assert layer.backend == "auto"
-    assert backends.select(layer, inputs, None) == "reference"
+    assert backends.select(layer.describe(), inputs, None) == "reference"
     ys, h_n = layer(inputs)
     assert type(ys.grad_fn) is reference._BPTT._backward_cls  # the last layer ran on the reference loop
     layer.backend = "reference"
@@ -107,7 +107,7 @@ def test_auto_falls_back_for_gru_reset_before():
 def test_auto_falls_back_for_dtypes_the_kernels_lack(kind):
     layer = LAYERS[kind](dtype=torch.bfloat16)
     inputs = torch.randn(5, 2, INPUT_SIZE, dtype=torch.bfloat16)
-    assert backends.select(layer, inputs, None) == "reference"
+    assert backends.select(layer.describe(), inputs, None) == "reference"
     ys, _ = layer(inputs)
     assert ys.dtype == torch.bfloat16 and torch.isfinite(ys).all()
     layer.backend = "native"

@@ -81,7 +81,7 @@ def lengths_tensor(name: str):
 def test_triton_equals_reference_in_float64(kind, shape, lengths, plan):
     layer, inputs, hx = make_case(kind, **SHAPES[shape])
     lengths = lengths_tensor(lengths)
-    assert backends.select(layer, inputs, lengths) != "triton"  # "auto" picks it only where measured faster
+    assert backends.select(layer.describe(), inputs, lengths) != "triton"  # "auto" picks it only where measured faster
     ys, states, grads = run(layer, inputs, hx, lengths, "triton")
     expected = run(layer, inputs, hx, lengths, "reference")
     assert type(ys.grad_fn).__name__ != "_BPTTBackward"  # not the reference loop under another name
@@ -196,7 +196,7 @@ def test_interpreter_chosen_after_triton_was_imported_is_refused_with_the_fix():
 def test_auto_never_picks_triton_without_a_measurement():
     assert table.MEASURED == ()  # no GPU has measured the kernels yet: see table.py
     layer, inputs, _ = make_case("lstm")
-    assert backends.select(layer, inputs, None) in ("native", "reference")
+    assert backends.select(layer.describe(), inputs, None) in ("native", "reference")
     assert not table.faster_than_native("LSTM", torch.float32, 16, 512, training=False)
 
 

@@ -40,7 +40,7 @@ def test_recording_leaves_outputs_and_states_unchanged(kind, backend, lengths):
             assert torch.equal(a, b)
     else:  # auto ran torch's fused kernel unrecorded
         torch.testing.assert_close(out, plain_out)
-    assert layer._observe is None  # back to its own backend afterwards
+    assert not layer.observed  # back to its own backend afterwards
 
 
 @pytest.mark.parametrize("kind,gates", [("lstm", "ifgoc"), ("gru", "rzn"), ("rnn", "h")])

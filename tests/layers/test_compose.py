@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -322,16 +324,52 @@ def test_learned_initial_state_unbatched():
     torch.testing.assert_close((ys, *state), (ys_explicit, *state_explicit), atol=ATOL, rtol=RTOL)
 
 
-@pytest.mark.parametrize("backend", ["reference", "auto"])
-def test_flatten_parameters_is_harmless(backend):
+@pytest.mark.parametrize("backend", ["reference", "native"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_flatten_parameters_puts_the_weights_in_one_buffer(kind, backend):
+    """As torch's does for cuDNN: every weight a view of one contiguous buffer in torch's order; the
+    parameters stay the same objects with the same values, outputs and gradients are unchanged, and
+    an optimizer step and a state_dict round trip still act on them."""
     torch.manual_seed(0)
-    layer = rnnlab.LSTM(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, backend=backend, dtype=torch.float64)
+    layer_type = {"rnn": rnnlab.RNN, "lstm": rnnlab.LSTM, "gru": rnnlab.GRU}[kind]
+    layer = layer_type(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, bidirectional=True, backend=backend, dtype=torch.float64)
     inputs = torch.randn(SEQ_LEN, BATCH_SIZE, INPUT_SIZE, dtype=torch.float64)
-    before = layer(inputs)
-    parameters = [(name, p, p.data_ptr()) for name, p in layer.named_parameters()]
+    before = layer(inputs)[0]
+    grads_before = torch.autograd.grad(before.sum(), list(layer.parameters()))
+    parameters = [(name, p, p.detach().clone()) for name, p in layer.named_parameters()]
+    storages = {p.untyped_storage().data_ptr() for p in layer.parameters()}
+    assert len(storages) == len(parameters)  # separate before
+
     assert layer.flatten_parameters() is None
-    assert [(name, p, p.data_ptr()) for name, p in layer.named_parameters()] == parameters
-    torch.testing.assert_close(layer(inputs), before, atol=0, rtol=0)
+    weights = [p for _, p, _ in parameters]
+    assert {p.untyped_storage().data_ptr() for p in weights} == {weights[0].untyped_storage().data_ptr()}
+    offsets = [p.storage_offset() for p in weights]
+    assert offsets == list(itertools.accumulate([0] + [p.numel() for p in weights[:-1]]))  # torch's order, no gaps
+    assert all(p.is_contiguous() for p in weights)
+    assert [(name, p) for name, p in layer.named_parameters()] == [(name, p) for name, p, _ in parameters]
+    for (_, p, value) in parameters:
+        assert torch.equal(p, value)
+    after = layer(inputs)[0]
+    torch.testing.assert_close(after, before, atol=0, rtol=0)
+    torch.testing.assert_close(torch.autograd.grad(after.sum(), weights), grads_before, atol=0, rtol=0)
+
+    optimizer = torch.optim.SGD(weights, lr=0.1)
+    layer(inputs)[0].sum().backward()
+    optimizer.step()
+    assert {p.untyped_storage().data_ptr() for p in weights} == {weights[0].untyped_storage().data_ptr()}
+    assert not torch.equal(weights[0], parameters[0][2])  # the step reached the buffer
+    copy = layer_type(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, bidirectional=True, backend=backend, dtype=torch.float64)
+    copy.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(copy(inputs)[0], layer(inputs)[0], atol=0, rtol=0)
+
+
+def test_flatten_parameters_leaves_tied_weights_alone():
+    """Weights that already share memory (tied by the user) are not separated, as torch leaves them."""
+    layer = rnnlab.GRU(INPUT_SIZE, INPUT_SIZE, num_layers=2, dtype=torch.float64)
+    layer.weight_hh_l1 = layer.weight_hh_l0
+    layer.flatten_parameters()
+    assert layer.weight_hh_l1 is layer.weight_hh_l0
+    assert layer.weight_ih_l0.untyped_storage().data_ptr() != layer.weight_hh_l0.untyped_storage().data_ptr()
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])

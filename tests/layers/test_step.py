@@ -14,6 +14,8 @@ import torch
 from torch import Tensor
 
 import rnnlab
+from rnnlab.backends import native
+from rnnlab.backends.spec import Mode
 from rnnlab.layers import streaming
 
 NUM_STEPS, BATCH_SIZE, INPUT_SIZE, HIDDEN_SIZE = 7, 3, 4, 5
@@ -171,8 +173,8 @@ def test_training_mode_dropout_acts_between_layers_at_every_step(backend):
 def test_native_step_uses_the_fused_cell_kernels_not_the_whole_sequence_kernel(monkeypatch):
     layer = build("lstm", num_layers=2)
     calls = []
-    monkeypatch.setattr(streaming.native, "run", lambda *args: calls.append(args))
-    monkeypatch.setitem(streaming._CELL_KERNELS, "LSTM", _counting(torch.lstm_cell, calls))
+    monkeypatch.setattr(native, "run", lambda *args: calls.append(args))
+    monkeypatch.setitem(native._CELL_KERNELS, Mode.LSTM, _counting(torch.lstm_cell, calls))
     layer.step(torch.randn(BATCH_SIZE, INPUT_SIZE, dtype=torch.float64))
     assert calls == ["cell", "cell"]  # one fused step per layer
 

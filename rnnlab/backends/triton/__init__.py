@@ -23,15 +23,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor
 
+from rnnlab.backends.spec import LayerSpec, Mode
 from rnnlab.backends.triton import table
-
-if TYPE_CHECKING:
-    from rnnlab.layers.base import RecurrentLayer
 
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -41,8 +37,8 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
 
 
-def unsupported_reason(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> str | None:
-    """Why this backend cannot run `layer` on `xs`, or None when it can."""
+def unsupported_reason(spec: LayerSpec, xs: Tensor, lengths: Tensor | None) -> str | None:
+    """Why this backend cannot run the layer `spec` describes on `xs`, or None when it can."""
     if importlib.util.find_spec("triton") is None:
         return "Triton is not installed (pip install triton; it comes with torch's CUDA builds on Linux)"
     if xs.dtype not in DTYPES:
@@ -68,7 +64,7 @@ def _triton_imported_compiled() -> bool:
     return standard is not None and type(standard.zeros).__name__ == "JITFunction"
 
 
-def preferred(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> bool:
+def preferred(spec: LayerSpec, xs: Tensor, lengths: Tensor | None) -> bool:
     """Whether "auto" runs this backend: CUDA, supported, and measured faster than torch's kernels.
 
     Cheap tests first, so that the CPU, an empty table and torch.compile's tracing (even with
@@ -76,24 +72,30 @@ def preferred(layer: RecurrentLayer, xs: Tensor, lengths: Tensor | None) -> bool
     """
     if xs.device.type != "cuda" or not table.MEASURED or torch.compiler.is_compiling() or torch.jit.is_tracing():
         return False
-    if unsupported_reason(layer, xs, lengths) is not None:
+    if unsupported_reason(spec, xs, lengths) is not None:
         return False
-    training = torch.is_grad_enabled() and (xs.requires_grad or any(p.requires_grad for p in layer.parameters()))
-    return table.faster_than_native(layer_kind(layer), xs.dtype, xs.shape[1], layer.hidden_size, training)
+    training = torch.is_grad_enabled() and (xs.requires_grad or any(w.requires_grad for w in spec.weights))
+    return table.faster_than_native(layer_kind(spec), xs.dtype, xs.shape[1], spec.hidden_size, training)
 
 
-def layer_kind(layer: RecurrentLayer) -> str:
+def layer_kind(spec: LayerSpec) -> str:
     """The configuration's name in `table.MEASURED`: "LSTM", "LSTM_PROJ", "GRU", "GRU_RESET_BEFORE",
     "RNN_TANH" or "RNN_RELU"."""
-    if layer.mode == "LSTM" and layer.proj_size:
+    if spec.mode is Mode.LSTM and spec.proj_size:
         return "LSTM_PROJ"
-    if layer.mode == "GRU" and not layer.reset_after:
+    if spec.mode is Mode.GRU and not spec.reset_after:
         return "GRU_RESET_BEFORE"
-    return layer.mode
+    return spec.mode.value
 
 
-def run(layer: RecurrentLayer, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
+def run(spec: LayerSpec, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tensor | None):
     """Runs the whole layer; the signature and results of `rnnlab.backends.native.run`."""
     from rnnlab.backends.triton import layers  # imports Triton: only when the backend runs
 
-    return layers.run(layer, xs, initial, lengths)
+    return layers.run(spec, xs, initial, lengths)
+
+
+def step(spec: LayerSpec, x: Tensor, tensors: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """One time step, as a one-step sequence through the layer's kernels; as `reference.step`."""
+    ys, final = run(spec, x.unsqueeze(0), tensors, None)  # (1, B, P)
+    return ys[0], final
