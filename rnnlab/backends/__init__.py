@@ -9,6 +9,10 @@
   through time are recorded (`rnnlab.diagnostics`), a path that keeps them: "triton" where auto
   would pick it, else "reference".
 
+Under torch.func transforms (vmap, grad, jvp) "auto" and "reference" run the cells' equations
+through plain autograd (the hand-written BPTT has no rules for them); "native" runs under grad but
+not vmap, "triton" under none, and each says so when forced there.
+
 A forced backend that cannot run a configuration raises ValueError saying why; only "auto" falls
 back, and it does so silently because the result is the same.
 

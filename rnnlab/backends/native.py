@@ -16,7 +16,7 @@ from torch import Tensor, _VF
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.backends.reference import stacked
+from rnnlab.backends.reference import func_transforms, stacked
 from rnnlab.backends.spec import LayerSpec, Mode
 
 _KERNELS = {Mode.LSTM: _VF.lstm, Mode.GRU: _VF.gru, Mode.RNN_TANH: _VF.rnn_tanh, Mode.RNN_RELU: _VF.rnn_relu}
@@ -35,6 +35,11 @@ def unsupported_reason(spec: LayerSpec, xs: Tensor, lengths: Tensor | None) -> s
         return "torch has no GRU with reset_after=False (the form of Cho et al. 2014)"
     if xs.dtype not in _DTYPES.get(xs.device.type, ()):
         return f"torch's fused kernels do not take {xs.dtype} on {xs.device.type}"
+    transforms = func_transforms()
+    if "Vmap" in transforms:
+        return "torch's fused kernels have no batching rule for torch.func.vmap (torch.nn's layers fail there too)"
+    if transforms and lengths is not None:
+        return f"packing a batch by its lengths does not work under torch.func.{transforms[-1].lower()}"
     if lengths is not None and _exporting():
         return "packing a batch by its lengths reads their values, which torch.export cannot trace"
     return None

@@ -152,10 +152,10 @@ def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, r
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (xs, *tensors, *weights))
     if observer is not None:
         observer = _ScanObserver(observer, lengths, reverse)
-    if needs_grad and type(cell).backward_step is not Cell.backward_step:
+    if needs_grad and type(cell).backward_step is not Cell.backward_step and not func_transforms():
         ys, *final = _BPTT.apply(cell, mask, first_masked, len(tensors), observer, xs, *tensors, *weights)
         final_state = cell.state_from_tensors(tuple(final))
-    else:  # inference, or a cell without a hand-written backward: autograd follows the loop
+    else:  # inference, a cell without a hand-written backward, or under torch.func: autograd follows the loop
         record = observer is not None
         ys, final_state, states, gates = _loop(cell, cell.project_input(xs), state, mask, first_masked, record)
         if record:
@@ -165,6 +165,22 @@ def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, r
     if reverse:
         ys = reverse_padded(ys, lengths) if lengths is not None else ys.flip(0)
     return ys, final_state
+
+
+def func_transforms() -> tuple[str, ...]:
+    """The torch.func transforms running now, outermost first ("Vmap", "Grad", "Jvp", ...); () for none.
+
+    The hand-written BPTT is an autograd.Function without the vmap and jvp rules torch.func needs,
+    so under a transform `scan` lets autograd (and torch.func) follow the cell's equations instead:
+    the same numbers, by the slower path. () also on a torch without functorch's interpreter stack.
+    """
+    functorch = getattr(torch._C, "_functorch", None)
+    stack = getattr(functorch, "get_interpreter_stack", None)
+    if stack is not None:
+        return tuple(interpreter.key().name for interpreter in (stack() or ()))
+    peek = getattr(functorch, "peek_interpreter_stack", None)  # an older torch: the innermost only
+    interpreter = peek() if peek is not None else None
+    return () if interpreter is None else (interpreter.key().name,)
 
 
 def reverse_padded(xs: Tensor, lengths: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ import sys
 import torch
 from torch import Tensor
 
+from rnnlab.backends.reference import func_transforms
 from rnnlab.backends.spec import LayerSpec, Mode
 from rnnlab.backends.triton import table
 
@@ -52,6 +53,9 @@ def unsupported_reason(spec: LayerSpec, xs: Tensor, lengths: Tensor | None) -> s
     elif xs.device.type != "cuda":
         return (f"its kernels run on CUDA tensors; received a tensor on {xs.device} (TRITON_INTERPRET=1 runs them on "
                 "the CPU through Triton's interpreter, slowly)")
+    if func_transforms():
+        return (f"its kernels' autograd Functions have no rules for torch.func transforms (running under "
+                f"{', '.join(func_transforms()).lower()}); use backend='auto' or 'reference' there")
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return ("its launches loop over time steps in Python, which torch.compile, torch.export and tracing "
                 "cannot follow")
