@@ -41,6 +41,14 @@ def check_positive_int(name: str, value: Any) -> int:
     return value
 
 
+def tensor_argument(name: str, value: Any, wanted: str) -> Tensor:
+    """torch.as_tensor(value), or a TypeError naming the argument when value is not tensor-like."""
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be {wanted}; received {value!r:.60}") from None
+
+
 def state_tensors(state: Any) -> tuple[Tensor, ...]:
     """A state as a flat tuple of tensors: (h,) for RNN/GRU, (h, c) for LSTM."""
     return tuple(state) if isinstance(state, tuple) else (state,)

@@ -28,7 +28,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from rnnlab import backends
 from rnnlab.backends.reference import Observer
 from rnnlab.backends.spec import LayerSpec, Mode, suffix
-from rnnlab.cells.base import Cell, bind, check_positive_int
+from rnnlab.cells.base import Cell, bind, check_positive_int, tensor_argument
 from rnnlab.errors import DtypeError, ShapeError
 from rnnlab.layers import streaming
 
@@ -255,8 +255,9 @@ class RecurrentLayer(nn.Module):
         packed_input = input if isinstance(input, PackedSequence) else None
         if packed_input is not None:
             if lengths is not None:
-                raise ValueError("lengths must be None when input is a PackedSequence, which carries its own; "
-                                 f"received lengths of shape {tuple(torch.as_tensor(lengths).shape)}")
+                shown = f"of shape {tuple(lengths.shape)}" if isinstance(lengths, Tensor) else f"{lengths!r:.60}"
+                raise ValueError(f"lengths must be None when input is a PackedSequence, which carries its own; "
+                                 f"received lengths {shown}")
             xs, lengths = pad_packed_sequence(packed_input)  # (T, B, F) in the caller's batch order
             unbatched = False
         else:
@@ -340,7 +341,7 @@ class RecurrentLayer(nn.Module):
         if lengths is None:
             return None
         if not isinstance(lengths, Tensor):
-            lengths = torch.as_tensor(lengths)
+            lengths = tensor_argument("lengths", lengths, "a (B,) tensor or list of integers")
         if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
             raise TypeError(f"lengths must hold integers; received dtype {lengths.dtype}")
         num_steps, batch_size = xs.shape[0], xs.shape[1]

@@ -40,6 +40,7 @@ from torch import Tensor
 
 from rnnlab import backends
 from rnnlab.backends.spec import Mode, state_sizes
+from rnnlab.cells.base import tensor_argument
 from rnnlab.errors import DtypeError, ShapeError
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ def check_reset(reset: Any, x: Tensor) -> Tensor:
         reset: a bool tensor (or anything `torch.as_tensor` takes), one flag per stream.
         x: the step's input (B, ·), for the batch size and the device.
     """
-    flags = reset if isinstance(reset, Tensor) else torch.as_tensor(reset)
+    flags = reset if isinstance(reset, Tensor) else \
+        tensor_argument("reset", reset, "a (B,) bool tensor, one flag per stream")
     if flags.dtype != torch.bool:
         raise TypeError(f"reset must hold booleans, one per stream; received dtype {flags.dtype}")
     if tuple(flags.shape) != (x.shape[0],):
