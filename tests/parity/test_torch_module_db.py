@@ -6,7 +6,10 @@ nn.GRU, nn.RNNCell, nn.LSTMCell and nn.GRUCell, the module inputs torch tests it
 module input runs through torch's module and rnnlab's with the same weights, in float64: the
 outputs, the states and every gradient (weights and inputs) must be equal. Every error input must
 raise an exception of torch's type from rnnlab too (rnnlab's messages differ: they name the
-argument and the value received). A torch without `torch.testing._internal` (or without its
+argument and the value received). Beside them, rnnlab's own keywords run on the same inputs: a
+learned initial state and full-length lengths= at their neutral values change nothing, and
+GRU(reset_after=False) gives the shapes torch's GRU gives and gradients equal to autograd's through
+its cell equations. A torch without `torch.testing._internal` (or without its
 `expecttest` dependency) skips, saying so.
 """
 
@@ -114,3 +117,63 @@ def test_a_shape_error_is_caught_as_torch_s_runtime_error_and_as_a_value_error()
                 module(*inputs)
     with pytest.raises(ValueError, match="received proj_size=2"):
         rnnlab.GRU(3, 4, proj_size=2)
+
+
+LAYERS = ("RNN", "LSTM", "GRU")
+
+
+def _layer_cases() -> list:
+    return [pytest.param(name, index, id=f"{name}-{index}") for name in LAYERS if name in INFOS
+            for index in range(len(_inputs(name, "module")))]
+
+
+@pytest.mark.parametrize("name, index", _layer_cases())
+def test_the_extra_options_at_their_neutral_values_change_nothing_on_torch_s_inputs(name, index):
+    """rnnlab's own keywords beside torch's inputs: a learned initial state (zeros before training)
+    and lengths= equal to the full length give torch's outputs and gradients, with or without hx."""
+    module_input = _inputs(name, "module")[index]
+    constructor, forward = module_input.constructor_input, module_input.forward_input
+    torch.manual_seed(index)
+    theirs = getattr(torch.nn, name)(*constructor.args, **constructor.kwargs).double()
+    ours = getattr(rnnlab, name)(*constructor.args, **constructor.kwargs, learn_initial_state=True).double()
+    ours.load_state_dict(theirs.state_dict(), strict=False)  # initial_h (initial_c) stay zeros
+    args = _copy(forward.args)
+    kwargs = dict(forward.kwargs)
+    input = args[0]
+    if not isinstance(input, PackedSequence):
+        batch_first = ours.batch_first and input.dim() == 3
+        steps = input.shape[1] if batch_first else input.shape[0]
+        if input.dim() == 3:
+            kwargs["lengths"] = torch.full((input.shape[0] if batch_first else input.shape[1],), steps)
+    expected = _tensors(theirs(*_copy(forward.args), **forward.kwargs))
+    got = _tensors(ours(*args, **kwargs))
+    for ours_tensor, theirs_tensor in zip(got, expected, strict=True):
+        torch.testing.assert_close(ours_tensor, theirs_tensor, atol=1e-12, rtol=0)
+    sum(t.sum() for t in got if t.is_floating_point()).backward()
+    assert ours.initial_h.grad is not None or len(args) > 1  # the learned state is used only without hx
+
+
+@pytest.mark.parametrize("index", range(len(_inputs("GRU", "module"))) if "GRU" in INFOS else [])
+def test_reset_after_false_runs_every_torch_gru_input_as_its_cell_equations(index):
+    """GRU(reset_after=False) (Cho et al. 2014; torch has no such layer) on torch's GRU inputs: the
+    shapes torch's GRU returns, and outputs equal to the same layer forced onto the autograd loop of
+    its cell equations under torch.func (no hand-written BPTT), gradients included."""
+    module_input = _inputs("GRU", "module")[index]
+    constructor, forward = module_input.constructor_input, module_input.forward_input
+    torch.manual_seed(index)
+    theirs = torch.nn.GRU(*constructor.args, **constructor.kwargs).double()
+    ours = rnnlab.GRU(*constructor.args, **constructor.kwargs, reset_after=False).double()
+    ours.load_state_dict(theirs.state_dict())
+    got = _tensors(ours(*_copy(forward.args), **forward.kwargs))
+    assert [t.shape for t in got] == [t.shape for t in _tensors(theirs(*_copy(forward.args), **forward.kwargs))]
+    params = dict(ours.named_parameters())
+    args = _copy(forward.args)  # outside the transform, which may not set requires_grad
+
+    def loss(p):
+        outputs = _tensors(torch.func.functional_call(ours, p, args, forward.kwargs))
+        return sum(t.square().sum() for t in outputs if t.is_floating_point())
+
+    expected_grads = torch.func.grad(loss)(params)  # the autograd loop through the cell's equations
+    sum(t.square().sum() for t in got if t.is_floating_point()).backward()  # the hand-written BPTT
+    for key, value in expected_grads.items():
+        torch.testing.assert_close(params[key].grad, value, atol=1e-12, rtol=0, msg=key)
