@@ -126,15 +126,21 @@ class RecurrentLayer(nn.Module):
 
     @property
     def _flat_weights(self) -> list[Tensor]:  # torch.nn.RNNBase's name, which code written for it reads
-        return [getattr(self, name) for name in self._flat_weights_names]
+        # what getattr(self, name) returns, without nn.Module.__getattr__'s cost (a step reads these
+        # every call): an instance attribute first (torch.func.functional_call and parametrizations
+        # put the tensors they swap in there or in _parameters), then the registered parameter
+        attributes, parameters = self.__dict__, self._parameters
+        return [attributes[name] if name in attributes else parameters[name] if name in parameters
+                else getattr(self, name) for name in self._flat_weights_names]
 
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
         """The parameters grouped by (layer, direction), as torch.nn.RNNBase.all_weights."""
         return self.describe().per_position()
 
-    def describe(self) -> LayerSpec:
-        """The layer as a backend sees it, now: sizes, options, its parameter tensors, what to record.
+    def describe(self, *, recorded: bool = True) -> LayerSpec:
+        """The layer as a backend sees it, now: sizes, options, its parameter tensors, what to record
+        (nothing with recorded=False: `step`, which recording does not watch).
 
         Made anew on each call and holding the current parameter tensors (not copies): nothing is
         cached that `.to()`, `load_state_dict(assign=True)` or a replica made by nn.DataParallel
@@ -145,7 +151,7 @@ class RecurrentLayer(nn.Module):
             num_layers=self.num_layers, num_directions=self.num_directions, bias=self.bias, dropout=self.dropout,
             training=self.training, proj_size=self.proj_size, reset_after=self._cell_options.get("reset_after", True),
             cell_options=tuple(self._cell_options.items()), weight_names=tuple(self._flat_weights_names),
-            weights=tuple(self._flat_weights), backend=self.backend, observe=self._observe)
+            weights=tuple(self._flat_weights), backend=self.backend, observe=self._observe if recorded else None)
 
     def flatten_parameters(self) -> None:
         """Puts every weight into one contiguous buffer, each parameter a view of it, as torch does.

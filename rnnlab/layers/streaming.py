@@ -60,7 +60,7 @@ def step(layer: RecurrentLayer, x: Tensor, state: Any = None, *, reset: Any = No
         tensors = tuple(torch.where(rows, h0, t) for h0, t in zip(_initial_tensors(layer, x), tensors))
     elif reset is not None:
         check_reset(reset, x)
-    spec = layer.describe()._replace(observe=None)  # recording watches `forward` only
+    spec = layer.describe(recorded=False)  # recording watches `forward` only
     y, final = backends.choose(spec, x.unsqueeze(0), None).step(spec, x, tensors)
     return y, layer._final_state(final)
 
