@@ -172,8 +172,12 @@ def func_transforms() -> tuple[str, ...]:
 
     The hand-written BPTT is an autograd.Function without the vmap and jvp rules torch.func needs,
     so under a transform `scan` lets autograd (and torch.func) follow the cell's equations instead:
-    the same numbers, by the slower path. () also on a torch without functorch's interpreter stack.
+    the same numbers, by the slower path. () also on a torch without functorch's interpreter stack,
+    and while torch.compile or torch.export traces (dynamo cannot call into the interpreter stack,
+    and a traced graph holds torch's own ops, never the autograd.Function's Python backward).
     """
+    if torch.compiler.is_compiling():
+        return ()
     functorch = getattr(torch._C, "_functorch", None)
     stack = getattr(functorch, "get_interpreter_stack", None)
     if stack is not None:

@@ -357,11 +357,16 @@ class RecurrentLayer(nn.Module):
         if lengths.device not in (torch.device("cpu"), xs.device):
             raise ValueError(f"lengths must be on the cpu or on the input's device ({xs.device}); received {lengths.device}")
         low, high = 0, 0
-        if batch_size and not torch.compiler.is_compiling():  # a compiled or exported graph cannot branch on values
+        # A compiled or exported graph cannot branch on values, nor on a batch size that is itself
+        # data-dependent (a batch picked out by a mask): is_compiling() is asked first.
+        tracing = torch.compiler.is_compiling()
+        if not tracing and batch_size:
             low, high = int(lengths.min()), int(lengths.max())
         if low < 0 or high > num_steps:
             raise ValueError(f"lengths must be in [0, {num_steps}] (the sequence length); received values from {low} to {high}")
-        return lengths.to(device=xs.device, dtype=torch.int64) if batch_size else None  # nothing to mask
+        if not tracing and not batch_size:
+            return None  # nothing to mask
+        return lengths.to(device=xs.device, dtype=torch.int64)
 
     def _initial_state(self, hx: Any, xs: Tensor, unbatched: bool) -> tuple[Tensor, ...]:
         """The initial state as a tuple of (L*D, B, ·) tensors: hx checked, or the default."""
