@@ -6,8 +6,6 @@ steps and C the number of input columns (the target among them). Reading uses th
 column, the line and the value.
 """
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,8 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnlab.data import bundled
-from rnnlab.data.errors import DataError
+from rnnlab.data.csvrows import csv_rows
+from rnnlab.data.errors import DataError, line_at
 from rnnlab.data.scaling import Scaler  # re-exported: a Scaler is fitted on a Series' train span
 
 __all__ = ["Series", "SplitBounds", "Scaler", "read_csv", "load_series", "time_split"]
@@ -104,19 +103,17 @@ def read_csv(path, target: str, *, columns=None, time_column="auto", fill=None) 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     """Return the header, the data rows and each data row's line number (header = line 1)."""
     if not path.is_file():
-        raise DataError(f"data file not found: {path}")
+        raise DataError(f"data file not found: {path}" if not path.exists() else f"{path}: not a file")
     rows, lines = [], []
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")                         # -sig: tolerate a BOM
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        line = line_at(data, error.start)
         raise DataError(f"{path}: not UTF-8: byte {data[error.start:error.start + 1]!r} at line {line}") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    for row in reader:
-        if any(cell.strip() for cell in row):                  # blank lines carry no time step
-            rows.append([cell.strip() for cell in row])
-            lines.append(reader.line_num)
+    for line, row in csv_rows(path, text):                       # blank lines carry no time step
+        rows.append([cell.strip() for cell in row])
+        lines.append(line)
     if not rows:
         raise DataError(f"{path}: file is empty (no header and no rows)")
     header, rows, lines = rows[0], rows[1:], lines[1:]
@@ -200,10 +197,26 @@ def fill_column(source, name: str, column: np.ndarray, lines: list[int], fill, *
         return np.where(missing, 0.0, column)
     if fill == "interpolate":
         # np.interp holds the first/last known value beyond the ends: no extrapolated trend.
-        return np.interp(steps, steps[~missing], column[~missing])
+        return np.where(missing, interpolate(steps, steps[~missing], column[~missing]), column)
     last_known = np.maximum.accumulate(np.where(missing, 0, steps))   # index of last known value
     filled = column[last_known]
     return np.where(np.isnan(filled), column[~missing][0], filled)   # leading gap: back-fill
+
+
+def interpolate(steps: np.ndarray, known_steps: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """`np.interp(steps, known_steps, known)`, finite wherever the known values are.
+
+    Between values near ±1.8e308 np.interp's slope (b − a) / (j − i) overflows to ±inf and so
+    do the values it fills; those columns are interpolated scaled down by a power of two (exact),
+    and every other column gets np.interp's own numbers, bit for bit. The known values are the
+    caller's to keep (scaled down, a value under 1e-300 beside one near 1e308 underflows to 0).
+    """
+    filled = np.interp(steps, known_steps, known)
+    if np.isfinite(filled).all():
+        return filled
+    exponent = int(np.frexp(np.abs(known).max())[1])  # max |known| < 2^exponent
+    scaled = np.ldexp(np.interp(steps, known_steps, np.ldexp(known, -exponent)), exponent)
+    return np.where(np.isfinite(filled), filled, scaled)
 
 
 def load_series(name_or_path, target: str | None = None, *, columns=None, time_column="auto",

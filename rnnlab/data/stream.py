@@ -13,7 +13,7 @@ the line (a file that is not UTF-8 included), or the argument for data in memory
 
 from __future__ import annotations
 
-import csv
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +22,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rnnlab.data import bundled
+from rnnlab.data.csvrows import csv_cells
 from rnnlab.data.errors import DataError
 from rnnlab.data.frames import is_file_or_name, is_pandas, read_series
 from rnnlab.data.series import TIME_COLUMN_NAMES, read_csv
 
 _MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})  # as rnnlab.data.series reads cells
 _BOM = b"\xef\xbb\xbf"
+_LINE_END = re.compile(rb"\r\n|\r(?=[^\n])|\n")  # a \r last in what was read may be the start of a \r\n
 _FORMS = ("a CSV file, a bundled anomaly series' name (e.g. 'ucr_135'), a pandas DataFrame or Series, or a numeric "
           "array of shape (N,) or (N, C)")
 
@@ -68,32 +70,37 @@ def follow_lines(path: str | Path, *, follow: bool = False, interval: float = 0.
                  sleep=time.sleep) -> Iterator[tuple[int, str]]:
     """Yields (line number, text) for each complete line of a UTF-8 text file, header included.
 
-    Without `follow` it ends at the end of the file (a last line without a newline counts). With
-    `follow`, as `tail -f`, it waits at the end of the file, polling every `interval` seconds,
-    and yields each line once its newline has been written; it never ends by itself.
+    Lines end at \\n, \\r\\n or a lone \\r (as `read_csv` counts them, a spreadsheet's CR-only file
+    included). Without `follow` it ends at the end of the file (a last line without a line end
+    counts). With `follow`, as `tail -f`, it waits at the end of the file, polling every `interval`
+    seconds, and yields each line once its line end has been written; it never ends by itself.
 
     Raises:
         DataError: if the file is missing, or a line is not UTF-8 (naming the line).
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"data file not found: {path}")
+        raise DataError(f"data file not found: {path}" if not path.exists() else f"{path}: not a file")
     number, pending = 0, b""
     # bytes, decoded a whole line at a time: a line being written may end inside a character, and a
     # line that is not UTF-8 can be named
     with path.open("rb") as file:
         while True:
-            pending += file.readline()
-            if pending.endswith(b"\n"):
+            chunk = file.readline()
+            pending += chunk
+            start = 0
+            for end in _LINE_END.finditer(pending):
                 number += 1
-                yield number, _decoded(path, number, pending).rstrip("\r\n")
-                pending = b""
-            elif not follow:
-                if pending:
-                    yield number + 1, _decoded(path, number + 1, pending)
+                yield number, _decoded(path, number, pending[start:end.start()])
+                start = end.end()
+            pending = pending[start:]
+            if chunk.endswith(b"\n"):
+                continue  # not at the end of the file yet
+            if not follow:
+                if pending:  # the last line, without a line end (or a \r that no \n follows)
+                    yield number + 1, _decoded(path, number + 1, pending.removesuffix(b"\r"))
                 return
-            else:
-                sleep(interval)  # at the end of the file, or in the middle of a line being written
+            sleep(interval)  # at the end of the file, or in the middle of a line being written
 
 
 def _decoded(path: Path, number: int, line: bytes) -> str:
@@ -130,7 +137,7 @@ class RowReader:
         """(time, values (C,)) of one line, or None for a blank line; line 1 is the header."""
         if not line.strip():
             return None
-        cells = [cell.strip() for cell in next(csv.reader([line]))]
+        cells = [cell.strip() for cell in csv_cells(self.path, number, line)]
         if len(cells) != len(self.header):
             raise DataError(f"{self.path}: line {number} has {len(cells)} fields; the header has {len(self.header)}")
         values = np.array([self._cell(cells[i], self.header[i], number, c) for c, i in enumerate(self._indices)])
@@ -170,16 +177,16 @@ def resolve_file(data: str) -> tuple[Path, int | None]:
     return Path(data), None
 
 
-def split_header(line: str) -> list[str]:
-    """A CSV header line's names, stripped ([] for a blank line)."""
-    return [name.strip() for name in next(csv.reader([line]))] if line.strip() else []
+def split_header(line: str, path: str | Path = "data", number: int = 1) -> list[str]:
+    """A CSV header line's names, stripped ([] for a blank line); `path` and `number` name it in errors."""
+    return [name.strip() for name in csv_cells(path, number, line)] if line.strip() else []
 
 
 def read_header(path: Path) -> list[str]:
     """The first non-blank line of a CSV file, split into names."""
-    for _, line in follow_lines(path):
+    for number, line in follow_lines(path):
         if line.strip():
-            return split_header(line)
+            return split_header(line, path, number)
     raise DataError(f"{path}: file is empty (no header and no rows)")
 
 

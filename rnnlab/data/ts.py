@@ -23,17 +23,18 @@ values, labels, channel counts) belong to the one `LabelledSeries` they build.
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rnnlab.data import bundled
-from rnnlab.data.errors import DataError
+from rnnlab.data.csvrows import csv_rows
+from rnnlab.data.errors import DataError, line_at
+from rnnlab.data.series import interpolate
 
 __all__ = ["FILL_MODES", "LabelledSeries", "fill_missing", "load_labelled_series", "read_long_csv", "read_ts"]
 
@@ -113,7 +114,7 @@ def fill_missing(values: np.ndarray, fill: str | None, where: str) -> np.ndarray
         if not known.any():
             raise DataError(f"{where}: channel {c} has no values to {fill} from; use fill='zero'")
         if fill == "interpolate":
-            filled[:, c] = np.interp(steps, steps[known], values[known, c])
+            filled[:, c] = np.where(known, values[:, c], interpolate(steps, steps[known], values[known, c]))
         else:
             last_known = np.maximum.accumulate(np.where(known, steps, 0))  # (T,) index of the last known value
             column = values[last_known, c]
@@ -121,17 +122,31 @@ def fill_missing(values: np.ndarray, fill: str | None, where: str) -> np.ndarray
     return filled
 
 
-def _read_lines(path: Path) -> list[str]:
-    """The file's lines, gunzipped if it ends in .gz."""
+def _read_text(path: Path) -> str:
+    """The file's text, gunzipped if it ends in .gz, its line ends (\\r\\n, \\r) made \\n."""
     if not path.is_file():
-        raise DataError(f"data file not found: {path}")
+        raise DataError(f"data file not found: {path}" if not path.exists() else f"{path}: not a file")
+    data, gzipped = path.read_bytes(), path.suffix == ".gz"
+    if gzipped:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DataError(f"{path}: cannot be read as gzipped UTF-8 text (not a valid gzip file: {error})") from None
     try:
-        raw = path.read_bytes()
-        text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8-sig")
-    except (OSError, EOFError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot be read as {'gzipped ' if path.suffix == '.gz' else ''}UTF-8 text "
-                        f"({error})") from None
-    return text.splitlines()
+        text = data.decode("utf-8-sig")  # -sig: tolerate a byte-order mark
+    except UnicodeDecodeError as error:
+        line = line_at(data, error.start)
+        raise DataError(f"{path}: cannot be read as {'gzipped ' if gzipped else ''}UTF-8 text: byte "
+                        f"{data[error.start:error.start + 1]!r} at line {line}"
+                        f"{' of the decompressed data' if gzipped else ''}") from None
+    # not str.splitlines: it also ends lines at \x0c, \x1c, U+2028, ..., which no editor or CSV reader does,
+    # and line numbers would then name other lines than the user's
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_lines(path: Path) -> list[str]:
+    """The file's lines (see `_read_text`)."""
+    return _read_text(path).split("\n")
 
 
 def _number(cell: str, where: str) -> float:
@@ -172,7 +187,7 @@ def _ts_settings(path: Path, header: dict[str, tuple[str, int]]) -> tuple[int | 
     def value(tag: str, default: str | None, check: str = "") -> str | None:
         text, line = header.get(tag, (default, 0))
         if (check == "flag" and text.lower() not in ("true", "false")) or (
-                check == "count" and text is not None and (not text.isdigit() or int(text) < 1)):
+                check == "count" and text is not None and (not _is_count(text) or int(text) < 1)):
             wanted = "true or false" if check == "flag" else "a positive integer"
             raise DataError(f"{path}: line {line}: {tag} must be {wanted}; found {text!r}")
         return text.lower() if check == "flag" else text
@@ -189,6 +204,11 @@ def _ts_settings(path: Path, header: dict[str, tuple[str, int]]) -> tuple[int | 
                         f"'false'; found {header['@classlabel'][0]!r}")
     classes = tuple(words[1:]) if words[0].lower() == "true" else None
     return channels, int(length) if equal and length is not None else None, classes
+
+
+def _is_count(text: str) -> bool:
+    """True for a whole number written in ASCII digits (str.isdigit also takes '²', which int refuses)."""
+    return text.isascii() and text.isdigit()
 
 
 def read_ts(path: str | Path, *, fill: str | None = None) -> LabelledSeries:
@@ -226,6 +246,9 @@ def read_ts(path: str | Path, *, fill: str | None = None) -> LabelledSeries:
             if label not in classes:
                 raise DataError(f"{where}: label {label!r} is not in @classLabel {list(classes)}")
             labels.append(label)
+        if not parts:
+            raise DataError(f"{where}: a label and no values; a case is channels separated by ':', then its label: "
+                            f"{line[:60]!r}")
         num_channels = num_channels or len(parts)
         if len(parts) != num_channels:
             raise DataError(f"{where}: {len(parts)} channels; expected {num_channels} (@dimensions or the first case)")
@@ -247,8 +270,7 @@ def read_ts(path: str | Path, *, fill: str | None = None) -> LabelledSeries:
 
 def _csv_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the non-blank data rows with their line numbers (the header is line 1)."""
-    reader = csv.reader(io.StringIO("\n".join(_read_lines(path))))
-    rows = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
+    rows = [(line, [cell.strip() for cell in row]) for line, row in csv_rows(path, _read_text(path))]
     if not rows:
         raise DataError(f"{path}: file is empty (no header and no rows)")
     (_, header), rows = rows[0], rows[1:]

@@ -6,14 +6,13 @@ naming the file, the line and the value. `resolve_text_data` turns a bundled dat
 user's path into the file to read.
 """
 
-import csv
 import gzip
-import io
 import zlib
 from pathlib import Path
 
 from rnnlab.data import bundled
-from rnnlab.data.errors import DataError
+from rnnlab.data.csvrows import csv_rows
+from rnnlab.data.errors import DataError, line_at
 
 TEXT_KINDS = ("labelled", "text", "conllu", "parallel")
 
@@ -38,7 +37,7 @@ def _read_file_text(path) -> tuple[Path, str]:
     try:
         text = data.decode("utf-8-sig")  # -sig: tolerate a byte-order mark
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        line = line_at(data, error.start)
         raise DataError(f"{path}: not UTF-8: byte {data[error.start:error.start + 1]!r} at offset "
                         f"{error.start}{where} (line {line})") from None
     if not text.strip():
@@ -80,8 +79,7 @@ def read_labelled_csv(path) -> tuple[list[str], list[str]]:
             header as line 1.
     """
     path, text = _read_file_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    rows = csv_rows(path, text)
     if not rows:
         raise DataError(f"{path}: file is empty (no header and no rows)")
     (_, header), rows = rows[0], rows[1:]

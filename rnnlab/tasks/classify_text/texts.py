@@ -8,13 +8,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from rnnlab.data.csvrows import csv_rows
 from rnnlab.data.errors import DataError
 from rnnlab.data.frames import is_file_or_name, is_pandas, quoted
 from rnnlab.data.labels import label_strings
@@ -109,8 +108,9 @@ def read_text_column(data: str) -> list[str]:
             a row has another number of fields than the header or an empty text.
     """
     path = resolve_text_data(data, "labelled")
-    reader = csv.reader(io.StringIO(read_text(path), newline=""))
-    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    rows = csv_rows(path, read_text(path))
+    if not rows:
+        raise DataError(f"{path}: file is empty (no header and no rows)")
     header = [name.strip() for name in rows[0][1]]
     if "text" not in header:
         raise DataError(f"{path}: no 'text' column; columns found: {header}")
