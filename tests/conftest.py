@@ -32,6 +32,8 @@ except ImportError:  # without hypothesis the fuzz suites skip (pytest.importors
 else:
     settings.register_profile("rnnlab", derandomize=True, deadline=None, max_examples=60, database=None,
                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    # HYPOTHESIS_PROFILE=deep: a longer hunt with fresh random examples, for a person, not for CI
+    settings.register_profile("deep", parent=settings.get_profile("rnnlab"), derandomize=False, max_examples=1000)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "rnnlab"))
 
 GOOD = ["great", "wonderful", "moving", "superb", "delightful"]

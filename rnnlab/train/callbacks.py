@@ -16,6 +16,8 @@ Keras convention), and carries what it must across a checkpoint and resume in `s
 
 from __future__ import annotations
 
+import math
+
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -150,7 +152,18 @@ class EarlyStopping(Callback):
         return {"best": self.best, "wait": self.wait}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.wait = state["best"], state["wait"]
+        """Restores `state_dict()`'s output, checked: a checkpoint's JSON may have been edited or damaged.
+
+        Raises:
+            ValueError: `best` is not null or a finite number, or `wait` not an integer >= 0.
+        """
+        best, wait = state.get("best", "missing"), state.get("wait", "missing")
+        if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best)):
+            raise ValueError(f"EarlyStopping's best must be null or a finite validation loss; received {best!r:.60}")
+        if isinstance(wait, bool) or not isinstance(wait, int) or wait < 0:
+            raise ValueError(f"EarlyStopping's wait must be an integer >= 0 (epochs without improvement); "
+                             f"received {wait!r:.60}")
+        self.best, self.wait = best, wait
 
 
 class Checkpoint(Callback):

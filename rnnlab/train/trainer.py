@@ -30,7 +30,8 @@ from torch import Tensor, nn
 
 from rnnlab.train import distributed
 from rnnlab.train.callbacks import BatchRecord, Callback, Checkpoint, EarlyStopping, by_state_key
-from rnnlab.train.checkpoint import latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
+from rnnlab.train.checkpoint import (RunDirectoryError, check_history, latest_checkpoint, load_checkpoint, restore_rng,
+                                     save_checkpoint)
 from rnnlab.train.optim import build_optimizer, build_scheduler
 from rnnlab.train.options import NonFiniteLossError, TrainerOptions, TrainResult, _RunState
 from rnnlab.train.progress import MetricsLogger, ProgressBar
@@ -226,19 +227,29 @@ class Trainer:
         return _RunState()
 
     def _restore(self, directory: Path) -> _RunState:
-        state = load_checkpoint(directory, model=self.module, optimizer=self.optimizer, scheduler=self.scheduler)
+        state = load_checkpoint(directory, model=self.module, optimizer=self.optimizer, scheduler=self.scheduler,
+                                check=self._load_callbacks)
         restore_rng(state.pop("rng"))
         self._best_state = state.pop("best_model_state", None)
         state.pop("options", None)
-        saved = state.pop("callbacks", {})
-        unknown = state.keys() - {f.name for f in dataclasses.fields(_RunState)}
+        state.pop("callbacks", None)
+        return _RunState(**state)
+
+    def _load_callbacks(self, path: Path, state: dict) -> None:
+        """The run state's keys and history checked and the callbacks' states loaded: `load_checkpoint` calls it
+        before it loads the model, so a state the trainer or a callback refuses changes no weight."""
+        unknown = state.keys() - {f.name for f in dataclasses.fields(_RunState)} - {"options", "callbacks"}
         if unknown:  # e.g. bad_epochs, kept by the trainer before EarlyStopping was a callback
-            raise ValueError(f"the checkpoint in {directory} has run state this Trainer does not know; "
-                             f"received {sorted(unknown)}")
+            raise RunDirectoryError(f"{path}: has run state this Trainer does not know; received {sorted(unknown)}")
+        check_history(path, state)
+        saved = state.get("callbacks", {})
         for key, callback in self._active.items():
             if key in saved:  # a callback new to this run starts from its initial state
-                callback.load_state_dict(saved[key])
-        return _RunState(**state)
+                try:
+                    callback.load_state_dict(saved[key])
+                except (ValueError, TypeError, KeyError) as error:  # a user's callback may check less than ours
+                    raise RunDirectoryError(f"{path}: \"state\".callbacks.{key} is not a state this callback "
+                                            f"takes: {error!s:.200}") from None
 
     def _train_epoch(self, train_batches_fn, run: _RunState, steps_per_epoch: int) -> None:
         for callback in self._active.values():

@@ -15,6 +15,7 @@ from torch import nn
 import rnnlab
 from rnnlab.train import build_optimizer, build_scheduler, latest_checkpoint, load_checkpoint, restore_rng
 from rnnlab.train import save_checkpoint
+from rnnlab.train.checkpoint import RunDirectoryError
 
 
 def trained(seed=0):
@@ -125,17 +126,18 @@ def test_corrupt_files_name_the_path(tmp_path):
     path = save_checkpoint(tmp_path, model=model, state={})
     weights = path / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:40])
-    with pytest.raises(ValueError, match=f"{weights} is not a readable safetensors file"):
+    with pytest.raises(RunDirectoryError, match=f"{weights}: not a readable safetensors file"):
         load_checkpoint(tmp_path, model=model)
     (path / "trainer_state.json").write_text("{not json")
-    with pytest.raises(ValueError, match="trainer_state.json is not valid JSON"):
+    with pytest.raises(RunDirectoryError, match="trainer_state.json: not valid JSON at line 1, column 2"):
         load_checkpoint(tmp_path)
-    (tmp_path / "checkpoint.json").write_text('{"current": "gone"}')
-    with pytest.raises(ValueError, match="names no checkpoint directory; received 'gone'"):
+    (tmp_path / "checkpoint.json").write_text('{"format": 1, "current": "gone"}')
+    with pytest.raises(RunDirectoryError, match="\"current\" names no checkpoint directory; received 'gone'"):
         load_checkpoint(tmp_path)
 
 
 def test_a_checkpoint_of_another_model_is_a_clear_error(tmp_path):
     save_checkpoint(tmp_path, model=nn.Linear(3, 2), state={})
-    with pytest.raises(ValueError, match="does not fit the object it is loaded into"):
+    with pytest.raises(RunDirectoryError, match=r"model.safetensors: tensor 'weight' has shape \(2, 3\); the model it "
+                                                r"is loaded into needs \(4, 3\)$"):
         load_checkpoint(tmp_path, model=nn.Linear(3, 4))
