@@ -84,13 +84,29 @@ class Scaler:
         """Rebuild a Scaler from `to_dict`'s output.
 
         Raises:
-            ValueError: if a key is missing or ``mean`` and ``std`` differ in length.
+            ValueError: if a key is missing, ``mean`` and ``std`` are not equal-length lists of
+                finite numbers, a std is not positive (`fit` never gives 0), or ``target_index`` is
+                not an integer column index.
         """
+        if not isinstance(state, dict):
+            raise ValueError(f"state must be a dict with keys mean, std, target_index; received {type(state).__name__}")
         missing = [key for key in ("mean", "std", "target_index") if key not in state]
         if missing:
             raise ValueError(f"state must have keys mean, std, target_index; missing {missing}")
+        for key in ("mean", "std"):  # JSON read back may hold strings, nulls, NaN or nested lists instead
+            values = state[key]
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{key} must be a non-empty list of numbers; received {values!r:.60}")
+            for i, value in enumerate(values):
+                number = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if not number or not np.isfinite(value) or (key == "std" and value <= 0):
+                    kind = "a positive finite number" if key == "std" else "a finite number"
+                    raise ValueError(f"{key}[{i}] must be {kind}; received {value!r}")
         mean, std = np.asarray(state["mean"], float), np.asarray(state["std"], float)
-        if mean.shape != std.shape or mean.ndim != 1:
+        if mean.shape != std.shape:
             raise ValueError(f"state's mean and std must be equal-length lists; received lengths "
                              f"{mean.size} and {std.size}")
-        return cls(mean=mean, std=std, target_index=int(state["target_index"]))
+        index = state["target_index"]
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(mean):
+            raise ValueError(f"target_index must be an integer in [0, {len(mean)}); received {index!r}")
+        return cls(mean=mean, std=std, target_index=index)

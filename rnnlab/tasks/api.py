@@ -15,22 +15,30 @@ A task subclasses `Task` and fills in the hooks, as a LightningModule does over 
 
 A `Task` instance holds one run's config and its fitted state; `state_dict()` is that state as
 JSON (saved in config.json beside the config) and `load_state_dict` restores it, so a loaded run
-prepares new data exactly as its own was prepared. `RunConfig` holds the settings every task
+prepares new data exactly as its own was prepared. config.json is a file anyone can edit and a
+disk can damage, so `load_state_dict` takes each value out through `SavedState`, which checks its
+kind and range: a value the task never writes is one error naming its key path and the value,
+not a crash (or a quietly different run) later in numpy or torch. `RunConfig` holds the settings every task
 shares (`rnnlab.tasks.config`, re-exported here); a task's config subclasses it and names, in
 `DATA`, the fields that say what to read (they are `fit` arguments of the estimator, not settings).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, NoReturn
 
+import numpy as np
 import torch
 from torch import nn
 
+from rnnlab.backends.spec import Mode
 from rnnlab.cells.lstm import LSTMState
+from rnnlab.data.scaling import Scaler
+from rnnlab.data.text.vocab import Tokenizer, Vocabulary
 from rnnlab.report.html import Section
 from rnnlab.tasks.config import RunConfig  # re-exported: every task's config subclasses it
 from rnnlab.train import TrainerOptions
@@ -103,11 +111,167 @@ def stateful_graph(model: nn.Module, inputs: torch.Tensor, name: str, output: st
     """The graph of a model that carries its state from call to call (a language model, a next-step
     forecaster): `model.encoder` is its rnnlab layer, and h_0 (c_0) go in and h_n (c_n) come out."""
     encoder = model.encoder
-    count = 2 if encoder.mode == "LSTM" else 1
+    count = 2 if encoder.mode == Mode.LSTM else 1
     states = [torch.zeros(encoder.num_layers, inputs.shape[0], encoder.hidden_size) for _ in range(count)]
     state_names = ["h_0", "c_0"][:count]
     axes = {name: {0: "batch", 1: "time"}, **{state: {1: "batch"} for state in state_names}}
     return Graph(_Stateful(model), (inputs, *states), [name, *state_names], [output, *["h_n", "c_n"][:count]], axes)
+
+
+class StateError(ValueError):
+    """A value of a run's saved fitted state that is not what its task writes; the message names the
+    value's key path ('scaler.std[0]') and the value. `pipeline.load` reports it naming config.json."""
+
+
+class SavedState:
+    """A run's fitted state as read back from config.json, each value checked as the task takes it out.
+
+    Each getter returns the value at `key` if it is of the kind (and in the range) asked for, and
+    raises `StateError` naming its key path and the value otherwise; a missing key is one too.
+
+        state = SavedState(saved)
+        self.columns = state.strings("columns")
+        self.target = state.string("target", among=self.columns)
+        self.scaler = state.scaler("scaler", columns=len(self.columns))
+
+    Args:
+        saved: the state (config.json's object, or an object inside it).
+        path: the key path of `saved` in config.json ("" at the top).
+    """
+
+    def __init__(self, saved: Any, path: str = "") -> None:
+        if not isinstance(saved, dict):
+            _fail(path or "the fitted state", "a JSON object", saved)
+        self.saved, self.path = saved, path
+
+    def has(self, key: str) -> bool:
+        return key in self.saved
+
+    def value(self, key: str) -> Any:
+        """The value at `key`, unchecked (a StateError if it is missing)."""
+        if key not in self.saved:
+            raise StateError(f"the run's fitted state lacks {self.where(key)!r}")
+        return self.saved[key]
+
+    def where(self, key: str) -> str:
+        """The key path of `key` in config.json."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def object(self, key: str) -> SavedState:
+        return SavedState(_kind(self.value(key), dict, self.where(key), "a JSON object"), self.where(key))
+
+    def boolean(self, key: str) -> bool:
+        return _kind(self.value(key), bool, self.where(key), "true or false")
+
+    def integer(self, key: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        value = self.value(key)
+        if not _is_integer(value) or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            _fail(self.where(key), "an integer" + _range(minimum, maximum), value)
+        return value
+
+    def number(self, key: str) -> float:
+        return _number(self.value(key), self.where(key), positive=False)
+
+    def string(self, key: str, *, among: Sequence[str] | None = None) -> str:
+        value = self.value(key)
+        if not isinstance(value, str) or (among is not None and value not in among):
+            _fail(self.where(key), "a string" if among is None else f"one of {_listed(among)}", value)
+        return value
+
+    def strings(self, key: str, *, least: int = 1, ordered: bool = False) -> list[str]:
+        """A list of at least `least` distinct strings (in sorted order if `ordered`)."""
+        value, where = self.value(key), self.where(key)
+        if not isinstance(value, list) or len(value) < least:
+            _fail(where, f"a list of at least {least} distinct strings", value)
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                _fail(f"{where}[{index}]", "a string", item)
+        if len(set(value)) != len(value):
+            repeated = next(item for index, item in enumerate(value) if item in value[:index])
+            _fail(where, "a list of distinct strings", f"{repeated!r} more than once", shown=False)
+        if ordered and value != sorted(value):
+            _fail(where, "sorted (as rnnlab writes it)", value)
+        return list(value)
+
+    def numbers(self, key: str, *, length: int, positive: bool = False) -> np.ndarray:
+        """(length,) float64 of a list of finite numbers (each > 0 if `positive`)."""
+        value, where = self.value(key), self.where(key)
+        if not isinstance(value, list) or len(value) != length:
+            _fail(where, f"a list of {length} numbers", value)
+        return np.array([_number(item, f"{where}[{index}]", positive=positive) for index, item in enumerate(value)],
+                        dtype=np.float64)
+
+    def integers(self, key: str, *, length: int, minimum: int = 0) -> list[int]:
+        value, where = self.value(key), self.where(key)
+        if not isinstance(value, list) or len(value) != length:
+            _fail(where, f"a list of {length} integers", value)
+        for index, item in enumerate(value):
+            if not _is_integer(item) or item < minimum:
+                _fail(f"{where}[{index}]", "an integer" + _range(minimum, None), item)
+        return list(value)
+
+    def mapping(self, key: str, *, among: Sequence[str]) -> dict[str, str]:
+        """An object whose values are each one of `among` (its keys are strings, as JSON's are)."""
+        mapping = self.object(key)
+        return {name: mapping.string(name, among=among) for name in mapping.saved}
+
+    def parse(self, key: str, from_dict: Callable[[Any], Any]) -> Any:
+        """`from_dict(value)` (a `to_dict`'s inverse that checks what it reads), its error naming `key`."""
+        value = self.value(key)
+        try:
+            return from_dict(value)
+        except (ValueError, TypeError, KeyError) as error:
+            raise StateError(f"{self.where(key)!r}: {error}") from None
+
+    def tokenizer(self, key: str) -> Tokenizer:
+        return self.parse(key, Tokenizer.from_dict)
+
+    def vocabulary(self, key: str, specials: Sequence[str]) -> Vocabulary:
+        """The vocabulary at `key`, which must have exactly the `specials` the task builds it with."""
+        vocabulary = self.parse(key, Vocabulary.from_dict)
+        if vocabulary.specials != tuple(specials):
+            _fail(f"{self.where(key)}.specials", f"{list(specials)}", list(vocabulary.specials))
+        return vocabulary
+
+    def scaler(self, key: str, *, columns: int) -> Scaler:
+        """The scaler at `key`, which must scale `columns` columns."""
+        scaler = self.parse(key, Scaler.from_dict)
+        if len(scaler.mean) != columns:
+            _fail(f"{self.where(key)}.mean", f"one number per column ({columns})", scaler.mean.tolist())
+        return scaler
+
+
+def _kind(value: Any, kind: type, where: str, must: str) -> Any:
+    if not isinstance(value, kind):
+        _fail(where, must, value)
+    return value
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any, where: str, *, positive: bool) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or (positive and value <= 0)):
+        _fail(where, "a positive finite number" if positive else "a finite number", value)
+    return float(value)
+
+
+def _range(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum}, {maximum}]"
+    return f" >= {minimum}" if minimum is not None else (f" <= {maximum}" if maximum is not None else "")
+
+
+def _listed(values: Sequence[str]) -> str:
+    values = list(values)
+    return repr(values) if len(values) <= 8 else repr(values[:8])[:-1] + ", ...]"
+
+
+def _fail(where: str, must: str, value: Any, *, shown: bool = True) -> NoReturn:
+    text = repr(value) if shown else str(value)
+    raise StateError(f"{where!r} must be {must}; received {text if len(text) <= 60 else text[:57] + '...'}")
 
 
 class Outputs(NamedTuple):

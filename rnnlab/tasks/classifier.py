@@ -24,11 +24,11 @@ from torch import Tensor, nn
 
 from rnnlab.data.errors import DataError
 from rnnlab.data.frames import is_pandas, name_of
-from rnnlab.data.labels import restore
+from rnnlab.data.labels import LABEL_KINDS, restore, sorted_classes
 from rnnlab.metrics.classification import classification_metrics
 from rnnlab.report.html import Section, Table
 from rnnlab.report.plots import plot_confusion
-from rnnlab.tasks.api import Headline, Probe, Task
+from rnnlab.tasks.api import Headline, Probe, SavedState, StateError, Task
 from rnnlab.tasks.estimator import Estimator
 
 BASELINE = "majority"
@@ -108,8 +108,28 @@ class ClassifierTask(Task):
         """`state`, with the labels' kind where it is not "str" (runs of string labels hold none)."""
         return state if self.label_kind == "str" else {**state, "label_kind": self.label_kind}
 
-    def load_label_kind(self, saved: dict) -> None:
-        self.label_kind = saved.get("label_kind", "str")
+    def load_classes(self, state: SavedState) -> list[str]:
+        """The saved classes, checked: at least 2 distinct strings in class order (`sorted_classes`,
+        which for integer labels is numeric); sets the labels' kind and the majority class, one of them."""
+        self.label_kind = state.string("label_kind", among=LABEL_KINDS) if state.has("label_kind") else "str"
+        classes = state.strings("classes", least=2)
+        try:
+            in_order = classes == sorted_classes(classes, self.label_kind)
+        except ValueError:  # an "int" run's class that is not an integer
+            in_order = False
+        if not in_order:
+            raise StateError(f"'classes' must be in class order ({'as numbers' if self.label_kind == 'int' else 'sorted'}"
+                             f", as rnnlab writes them); received {classes!r:.60}")
+        self.majority = state.string("majority", among=classes)
+        return classes
+
+    @staticmethod
+    def load_split_sizes(state: SavedState) -> dict[str, int]:
+        """The saved sizes of the splits ({} for runs written before they were saved)."""
+        if not state.has("split_sizes"):
+            return {}
+        sizes = state.object("split_sizes")
+        return {split: sizes.integer(split, minimum=0) for split in ("train", "val", "test")}
 
     def probe_batch(self, model: nn.Module, batch: tuple, targets: Tensor, units: str, steps_name: str) -> Probe:
         """The probe of one padded test batch (a `TextBatch` or `SeriesBatch`), on the model's device.

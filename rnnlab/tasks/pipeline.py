@@ -23,15 +23,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 from rnnlab.report.atomic import write_bytes_atomically, write_json, write_text
 from rnnlab.report.html import Section, write_report
 from rnnlab.report.plots import plot_losses
-from rnnlab.tasks.api import Task
+from rnnlab.tasks.api import StateError, Task
 from rnnlab.tasks.rundir import RunLock, Stage, loaded_device, resolve_device
 from rnnlab.train import Trainer, TrainResult, distributed
+from rnnlab.train.checkpoint import RunDirectoryError, read_tensors  # re-exported: one error for every damaged file
 from rnnlab.train.trainer import batch_rows
 
 # Settings older runs saved in config.json that are no longer settings (the run directory is not
@@ -169,15 +169,11 @@ def _finite(record: dict) -> dict:
             for key, value in record.items()}
 
 
-class RunDirectoryError(ValueError):
-    """A run directory's file is damaged or not what rnnlab wrote: one line naming the file and what is wrong."""
-
-
 def read_config(run_dir: str | Path, task: str | None = None) -> dict:
     """The saved config.json of a finished run, checked; runs written before tasks were named are forecasts.
 
     Raises:
-        FileNotFoundError: if `run_dir` is not a finished run.
+        FileNotFoundError: if `run_dir` is not a finished run (it lacks config.json or model.safetensors).
         RunDirectoryError: if config.json is not JSON, has no "config" object, or names a task
             rnnlab does not know.
         ValueError: if `task` is given and the run holds another task.
@@ -186,8 +182,10 @@ def read_config(run_dir: str | Path, task: str | None = None) -> dict:
 
     run_dir = Path(run_dir)
     path = run_dir / "config.json"
-    if not path.is_file() or not (run_dir / "model.safetensors").is_file():
-        raise FileNotFoundError(f"run directory {str(run_dir)!r} has no config.json and model.safetensors")
+    missing = [name for name in ("config.json", "model.safetensors") if not (run_dir / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"run directory {str(run_dir)!r} has no {' and '.join(missing)}"
+                                + ("" if len(missing) == 2 else "; a finished run has both"))
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -226,31 +224,23 @@ def load(task_class: type[Task], run_dir: str | Path) -> tuple[Task, torch.nn.Mo
         raise RunDirectoryError(f"{path}: \"config\": {error}") from None
     try:
         task.load_state_dict(saved)
+    except StateError as error:  # a value checked as the task took it out: the message names its key path
+        raise RunDirectoryError(f"{path}: {error}") from None
     except KeyError as error:
         raise RunDirectoryError(f"{path}: the run's fitted state lacks {error.args[0]!r}") from None
     except (TypeError, ValueError, AttributeError) as error:
         raise RunDirectoryError(f"{path}: the run's fitted state is not what rnnlab wrote: {error}") from None
-    model = task.build_model()
+    try:
+        model = task.build_model()
+    except (TypeError, ValueError) as error:  # settings and state that each pass but do not make a model together
+        raise RunDirectoryError(f"{path}: its settings and fitted state make no model: {error}") from None
     model.load_state_dict(read_weights(Path(run_dir) / "model.safetensors", model.state_dict()))
     return task, model.to(loaded_device(task.config.device)).eval()
 
 
 def read_weights(path: Path, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors file, checked against the names and shapes the model expects."""
-    try:
-        weights = load_file(str(path))
-    except Exception as error:  # safetensors raises its own SafetensorError (not an OSError) for a bad file
-        raise RunDirectoryError(f"{path}: not a readable safetensors file (truncated, or another format): "
-                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
-    missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-    if missing or extra:
-        raise RunDirectoryError(f"{path}: its tensors are not those of the model config.json describes: missing "
-                                f"{missing[:3]}, unexpected {extra[:3]}")
-    for name, tensor in expected.items():
-        if tuple(weights[name].shape) != tuple(tensor.shape):
-            raise RunDirectoryError(f"{path}: tensor {name!r} has shape {tuple(weights[name].shape)}; the model "
-                                    f"config.json describes needs {tuple(tensor.shape)}")
-    return weights
+    """The tensors of a safetensors file, checked against the names and shapes the model expects (and finite)."""
+    return read_tensors(path, expected, of="the model config.json describes")
 
 
 def read_history(run_dir: str | Path) -> list[dict]:
@@ -261,7 +251,11 @@ def read_history(run_dir: str | Path) -> list[dict]:
     records = []
     for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         if line.strip():
-            records.append(read_json_text(line, f"{path}: line {number}"))
+            record = read_json_text(line, f"{path}: line {number}")
+            if not isinstance(record, dict):
+                raise RunDirectoryError(f"{path}: line {number} must be a JSON object (an epoch's record); received "
+                                        f"{type(record).__name__}")
+            records.append(record)
     return records
 
 

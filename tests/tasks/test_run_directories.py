@@ -67,6 +67,17 @@ DAMAGE = {
                                   "config.json", "hidden_size"),
     "setting out of range": (_edit_config(lambda saved: saved["config"].update(window=0)), "config.json", "window"),
     "fitted state missing": (_edit_config(lambda saved: saved.pop("scaler")), "config.json", "'scaler'"),
+    # fitted state of the wrong kind or range: each named by its key path and the value
+    "a scaler's std of zero": (_edit_config(lambda saved: saved["scaler"]["std"].__setitem__(0, 0)), "config.json",
+                               "std[0] must be a positive finite number; received 0"),
+    "a scaler's mean a string": (_edit_config(lambda saved: saved["scaler"].update(mean="0.5")), "config.json",
+                                 "mean must be a non-empty list of numbers; received '0.5'"),
+    "a target not among the columns": (_edit_config(lambda saved: saved.update(target="profit")), "config.json",
+                                       "'target' must be one of ['passengers']; received 'profit'"),
+    "a season of zero": (_edit_config(lambda saved: saved.update(season=0)), "config.json",
+                         "'season' must be an integer >= 1; received 0"),
+    "columns repeated": (_edit_config(lambda saved: saved.update(columns=["passengers", "passengers"])),
+                         "config.json", "'columns' must be a list of distinct strings; received 'passengers' more"),
     "metrics log damaged": (lambda run: (run / "metrics.jsonl").write_text('{"epoch": 1}\n{"epoch": \n'),
                             "metrics.jsonl: line 2", "not valid JSON"),
 }

@@ -153,11 +153,18 @@ class Vocabulary:
         """Rebuild a vocabulary from `to_dict`'s output.
 
         Raises:
-            ValueError: if ``d`` lacks ``tokens`` or ``specials``.
+            ValueError: if ``d`` lacks ``tokens`` or ``specials``, either is not a list of strings,
+                a token repeats, or a special is not among the tokens.
         """
         if not isinstance(d, dict) or set(d) != {"tokens", "specials"}:
             keys = sorted(d) if isinstance(d, dict) else type(d).__name__
             raise ValueError(f"d must be a dict with keys ['specials', 'tokens']; received {keys}")
+        for key in ("tokens", "specials"):  # what JSON read back may hold instead: a string, numbers, null
+            if not isinstance(d[key], list):
+                raise ValueError(f"{key} must be a list of strings; received {type(d[key]).__name__}")
+            for i, token in enumerate(d[key]):
+                if not isinstance(token, str):
+                    raise ValueError(f"{key}[{i}] must be a string; received {token!r}")
         return cls(d["tokens"], d["specials"])
 
 
@@ -233,10 +240,22 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Tokenizer":
-        """Rebuild a tokenizer from `to_dict`'s output (ValueError on unknown keys)."""
+        """Rebuild a tokenizer from `to_dict`'s output.
+
+        Raises:
+            ValueError: if ``d`` is not a dict of exactly ``kind`` and ``lowercase``, or they are
+                not a known kind and a bool.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"d must be a dict with keys ['kind', 'lowercase']; received {type(d).__name__}")
         unknown = sorted(set(d) - {"kind", "lowercase"})
         if unknown:
             raise ValueError(f"d may only have keys ['kind', 'lowercase']; received {unknown}")
+        missing = sorted({"kind", "lowercase"} - set(d))
+        if missing:  # a default here could differ from the saved model's (a char model keeps capitals)
+            raise ValueError(f"d must have keys ['kind', 'lowercase']; missing {missing}")
+        if not isinstance(d["lowercase"], bool):
+            raise ValueError(f"lowercase must be true or false; received {d['lowercase']!r}")
         return cls(**d)
 
 

@@ -38,7 +38,7 @@ from rnnlab.tasks.anomaly import outputs, windows
 from rnnlab.tasks.anomaly.detector import METHODS, Detector, calibrate_detector, scoring_copy
 from rnnlab.tasks.anomaly.model import NextStepForecaster, SequenceAutoencoder
 from rnnlab.tasks.anomaly.windows import Spans, masked_mse
-from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task, stateful_graph
+from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, SavedState, Task, stateful_graph
 
 DETECTORS = ("model", "naive")
 
@@ -122,9 +122,19 @@ class AnomalyTask(Task):
                 "train_end": self.spans.train_end, "detectors": self.calibration}
 
     def load_state_dict(self, saved: dict) -> None:
-        self.channels, self.calibration = list(saved["channels"]), saved["detectors"]
-        self.spans = Spans(saved["train_end"], saved["normal_until"])
-        model = saved["detectors"]["model"]
+        state = SavedState(saved)
+        self.channels = state.strings("channels")
+        normal_until = state.integer("normal_until", minimum=2)
+        self.spans = Spans(state.integer("train_end", minimum=1, maximum=normal_until), normal_until)
+        detectors, count = state.object("detectors"), len(self.channels)
+        self.calibration = {}
+        for name in ("model", "naive"):  # each detector's standardisation, residual scales and threshold τ
+            detector = detectors.object(name)
+            self.calibration[name] = {"mean": detector.numbers("mean", length=count).tolist(),
+                                      **{key: detector.numbers(key, length=count, positive=True).tolist()
+                                         for key in ("std", "scale")},
+                                      "threshold": detector.number("threshold")}
+        model = self.calibration["model"]
         self.mean, self.std = (np.asarray(model[key], dtype=np.float64) for key in ("mean", "std"))
 
     # --- training --------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from rnnlab.data.ts import FILL_MODES, LabelledSeries
 from rnnlab.metrics.classification import majority_class
 from rnnlab.report.atomic import write_text
 from rnnlab.tasks import classifier
-from rnnlab.tasks.api import Graph, Outputs, Probe, RunConfig
+from rnnlab.tasks.api import Graph, Outputs, Probe, RunConfig, SavedState
 from rnnlab.tasks.classify_series.baselines import nearest_neighbour
 from rnnlab.tasks.classifier import BASELINE, ClassifierTask
 from rnnlab.tasks.classify_series.model import SeriesClassifierNetwork, predict_probabilities, series_batches
@@ -119,10 +119,11 @@ class ClassifySeriesTask(ClassifierTask):
                                      "resample_length": self.resample_length, "split_sizes": self.split_sizes})
 
     def load_state_dict(self, saved: dict) -> None:
-        self.classes, self.channels = list(saved["classes"]), list(saved["channels"])
-        self.scaler, self.majority = Scaler.from_dict(saved["scaler"]), saved["majority"]
-        self.resample_length, self.split_sizes = int(saved["resample_length"]), saved.get("split_sizes", {})
-        self.load_label_kind(saved)
+        state = SavedState(saved)
+        self.classes, self.channels = self.load_classes(state), state.strings("channels")
+        self.scaler = state.scaler("scaler", columns=len(self.channels))
+        self.resample_length = state.integer("resample_length", minimum=1)
+        self.split_sizes = self.load_split_sizes(state)
 
     # --- training --------------------------------------------------------------------------------
 

@@ -25,11 +25,11 @@ from rnnlab.data.errors import DataError
 from rnnlab.data.frames import name_of, quoted
 from rnnlab.data.labels import sorted_classes
 from rnnlab.data.splits import stratified_split
-from rnnlab.data.text import Tokenizer, Vocabulary
+from rnnlab.data.text import PAD, UNK, Tokenizer, Vocabulary
 from rnnlab.metrics.classification import majority_class, metrics_table
 from rnnlab.report.atomic import write_text
 from rnnlab.tasks import classifier
-from rnnlab.tasks.api import Graph, Outputs, Probe, RunConfig
+from rnnlab.tasks.api import Graph, Outputs, Probe, RunConfig, SavedState
 from rnnlab.tasks.classifier import BASELINE, ClassifierTask
 from rnnlab.tasks.classify_text.model import TextClassifierNetwork, predict_probabilities, text_batches
 from rnnlab.tasks.classify_text.texts import Labelled, TextEncoder, read_labelled, texts_to_predict
@@ -103,9 +103,11 @@ class ClassifyTextTask(ClassifierTask):
                                      "split_sizes": self.split_sizes})
 
     def load_state_dict(self, saved: dict) -> None:
-        self.encoder, self.majority = TextEncoder.from_dict(saved), saved["majority"]
-        self.split_sizes = saved.get("split_sizes", {})
-        self.load_label_kind(saved)
+        state = SavedState(saved)
+        classes = self.load_classes(state)
+        self.encoder = TextEncoder(state.tokenizer("tokenizer"), state.vocabulary("vocabulary", (PAD, UNK)), classes,
+                                   state.integer("max_length", minimum=0))
+        self.split_sizes = self.load_split_sizes(state)
 
     # --- training --------------------------------------------------------------------------------
 

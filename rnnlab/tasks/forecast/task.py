@@ -28,7 +28,7 @@ from rnnlab.metrics.regression import forecast_metrics
 from rnnlab.report.atomic import write_text
 from rnnlab.report.html import Section, Table
 from rnnlab.report.plots import plot_forecast
-from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task
+from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, SavedState, StateError, Task
 from rnnlab.tasks.forecast import transforms
 from rnnlab.tasks.forecast.baselines import infer_season, naive_forecast, seasonal_naive_forecast
 from rnnlab.tasks.forecast.model import ForecastNetwork
@@ -103,8 +103,15 @@ class ForecastTask(Task):
                 "columns": list(self.columns), "target": self.target}
 
     def load_state_dict(self, saved: dict) -> None:
-        self.transform, self.season = saved["transform"], saved["season"]
-        self.scaler, self.columns, self.target = Scaler.from_dict(saved["scaler"]), saved["columns"], saved["target"]
+        state = SavedState(saved)
+        self.columns = state.strings("columns")
+        self.target = state.string("target", among=self.columns)
+        self.transform = state.string("transform", among=[name for name in transforms.TRANSFORMS if name != "auto"])
+        self.season = state.integer("season", minimum=1)
+        self.scaler = state.scaler("scaler", columns=len(self.columns))
+        if self.scaler.target_index != self.columns.index(self.target):
+            raise StateError(f"'scaler.target_index' must be {self.columns.index(self.target)}, the column of target "
+                             f"{self.target!r}; received {self.scaler.target_index}")
 
     def read(self, data: Any, argument: str = "data") -> Series:
         """The series `data` holds, its columns checked against the run's once fitted."""

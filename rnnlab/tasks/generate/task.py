@@ -21,11 +21,11 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data.frames import name_of, quoted
-from rnnlab.data.text import Tokenizer, Vocabulary
+from rnnlab.data.text import UNK, Tokenizer, Vocabulary
 from rnnlab.metrics.language import language_metrics
 from rnnlab.report.atomic import write_text
 from rnnlab.report.html import Section, Table
-from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task, stateful_graph
+from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, SavedState, Task, stateful_graph
 from rnnlab.tasks.generate.baselines import unigram_log_probs, unigram_nll
 from rnnlab.tasks.generate.corpus import Corpus, characters_covered, encode_splits, read_corpus
 from rnnlab.tasks.generate.model import CarriedState, LanguageModel, lm_loss, stream_batches, stream_nll
@@ -103,8 +103,10 @@ class GenerateTask(Task):
                 "unigram_counts": self.counts}
 
     def load_state_dict(self, saved: dict) -> None:
-        self.tokenizer = Tokenizer.from_dict(saved["tokenizer"])
-        self.vocab, self.counts = Vocabulary.from_dict(saved["vocabulary"]), list(saved["unigram_counts"])
+        state = SavedState(saved)
+        self.tokenizer = state.tokenizer("tokenizer")
+        self.vocab = state.vocabulary("vocabulary", (UNK,))
+        self.counts = state.integers("unigram_counts", length=len(self.vocab), minimum=0)
 
     # --- training --------------------------------------------------------------------------------
 

@@ -22,10 +22,12 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data.splits import split_sentences
+from rnnlab.data.text import PAD, UNK
 from rnnlab.metrics.tagging import per_tag_accuracy, tagging_accuracy
 from rnnlab.report.atomic import write_text
 from rnnlab.report.html import Section, Table
-from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task
+from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, SavedState, Task
+from rnnlab.tasks.tag.baselines import MostFrequentTag
 from rnnlab.tasks.tag.model import EncodedSentence, TaggerInputs, TaggerNetwork, tagging_loss
 from rnnlab.data.frames import name_of, quoted
 from rnnlab.tasks.tag.sentences import Sentence, read_sentences
@@ -96,7 +98,14 @@ class TagTask(Task):
         return self.vocabs.to_dict()
 
     def load_state_dict(self, saved: dict) -> None:
-        self.vocabs = Vocabularies.from_dict(saved)
+        state = SavedState(saved)
+        tags = state.strings("tags", ordered=True)
+        baseline, tokenizer = state.object("baseline"), state.object("tokenizer")
+        tokenizer.string("split", among=["whitespace"])
+        self.vocabs = Vocabularies(state.vocabulary("words", (PAD, UNK)), tags, state.vocabulary("chars", (PAD, UNK)),
+                                   MostFrequentTag(baseline.mapping("table", among=tags),
+                                                   baseline.string("default", among=tags)),
+                                   tokenizer.boolean("lowercase"))
 
     # --- training --------------------------------------------------------------------------------
 

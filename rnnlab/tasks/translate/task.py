@@ -31,12 +31,12 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data.frames import name_of, quoted
-from rnnlab.data.text import BOS, Tokenizer, Vocabulary
+from rnnlab.data.text import BOS, EOS, PAD, UNK, Tokenizer, Vocabulary
 from rnnlab.metrics.translation import chrf, corpus_bleu
 from rnnlab.report.atomic import write_text
 from rnnlab.report.html import Section, Table
 from rnnlab.report.plots import plot_attention
-from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, Task
+from rnnlab.tasks.api import Graph, Headline, Outputs, Probe, RunConfig, SavedState, Task
 from rnnlab.tasks.translate import corpus
 from rnnlab.tasks.translate.corpus import Corpus, Example, TokenPair
 from rnnlab.tasks.translate.decoding import Translation, translate
@@ -121,9 +121,10 @@ class TranslateTask(Task):
                 "target_vocab": self.target_vocab.to_dict()}
 
     def load_state_dict(self, saved: dict) -> None:
-        self.tokenizer = Tokenizer.from_dict(saved["tokenizer"])
-        self.source_vocab = Vocabulary.from_dict(saved["source_vocab"])
-        self.target_vocab = Vocabulary.from_dict(saved["target_vocab"])
+        state = SavedState(saved)
+        self.tokenizer = state.tokenizer("tokenizer")
+        self.source_vocab = state.vocabulary("source_vocab", (PAD, UNK))
+        self.target_vocab = state.vocabulary("target_vocab", (PAD, UNK, BOS, EOS))
 
     # --- training --------------------------------------------------------------------------------
 
