@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 import rnnlab
 from rnnlab.cli.main import main
@@ -159,3 +160,31 @@ def test_of_runs_started_together_on_one_out_exactly_one_takes_the_lock(tmp_path
     answers = [racer.communicate(timeout=60)[0].split()[0] for racer in racers]
     assert sorted(answers) == ["got", "refused", "refused", "refused"], answers
     assert not (tmp_path / "run.lock").exists() and not list(tmp_path.glob(".run.lock.*"))
+
+
+def test_two_train_commands_on_one_out_leave_one_run_identical_to_a_run_alone(tmp_path):
+    """`rnnlab train ... --out run` twice at the same moment (and once alone, elsewhere): one of the two
+    trains, the other stops in one line (the lock is held, or the run exists by then), and what is left
+    at run/ is, tensor for tensor and metric for metric, the run trained alone."""
+    from safetensors.torch import load_file
+
+    def command(out):
+        return [sys.executable, "-m", "rnnlab", "train", "forecast", "--data", "airline", "--epochs", "3",
+                "--hidden-size", "4", "--window", "6", "--out", str(out), "--quiet"]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = [subprocess.Popen(command(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for out in (tmp_path / "run", tmp_path / "run", tmp_path / "alone")]
+    results = [(process.returncode, *output) for process, output in
+               ((process, process.communicate(timeout=600)) for process in started)]
+    (first, second), alone = results[:2], results[2]
+    assert alone[0] == 0, alone[2]
+    assert sorted([first[0], second[0]]) == [0, 2], (first[2], second[2])
+    loser = first if first[0] == 2 else second
+    assert loser[1] == "" and loser[2].count("\n") == 1 and "run" in loser[2], loser[2]
+    assert "being written by process" in loser[2] or "already exists" in loser[2], loser[2]
+    ours, theirs = load_file(tmp_path / "run" / "model.safetensors"), load_file(tmp_path / "alone" / "model.safetensors")
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[name], theirs[name]) for name in ours)
+    assert (json.loads((tmp_path / "run" / "test_metrics.json").read_text())
+            == json.loads((tmp_path / "alone" / "test_metrics.json").read_text()))
+    assert not (tmp_path / "run.partial").exists() and not (tmp_path / "run.lock").exists()
