@@ -141,10 +141,14 @@ def scan(cell: Cell, xs: Tensor, state: Any, lengths: Tensor | None = None, *, r
             xs = reverse_padded(xs, lengths)
     elif reverse:
         xs = xs.flip(0)
-    if mask is None or not mask.numel():
+    if mask is None:
         first_masked = xs.shape[0]  # no step is masked
     elif torch.compiler.is_compiling() or torch.jit.is_tracing():
-        first_masked = 0  # a graph must serve any lengths, not only those it was traced with: mask every step
+        # a graph must serve any lengths, not only those it was traced with: mask every step (asked
+        # before the batch's size, which a batch picked out by a mask makes data-dependent)
+        first_masked = 0
+    elif not mask.numel():
+        first_masked = xs.shape[0]  # an empty batch
     else:
         first_masked = int(lengths.min())  # every sequence is still running before this step
     tensors = state_tensors(state)

@@ -153,6 +153,33 @@ def test_export_with_lengths_matches_eager(kind):
                 torch.testing.assert_close(got, want, **TOL)
 
 
+class Picked(torch.nn.Module):
+    """A layer fed the sequences a mask picks out: its batch size is data-dependent (unbacked) in a trace."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, xs: Tensor, keep: Tensor, lengths: Tensor) -> Tensor:
+        return self.layer(xs[keep], lengths=lengths[keep])[0]
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"])
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_export_of_a_batch_picked_by_a_mask_matches_eager(kind, backend):
+    """As the tagger's character encoder runs on the real words only: the checks of lengths= and the
+    loop must not ask a data-dependent batch size for a value while exporting."""
+    model = Picked(build(kind, bidirectional=True, backend=backend)).eval()
+    sizes = torch.export.Dim("batch_size")
+    example = (batch(4, 6), torch.tensor([True, False, True, True]), torch.tensor([6, 2, 3, 1]))
+    program = torch.export.export(model, example, dynamic_shapes=({0: sizes}, {0: sizes}, {0: sizes}), strict=False)
+    exported = program.module()
+    with torch.no_grad():
+        for keep in ([True, True, False, True, False], [False, True, True, False, True]):
+            inputs = (batch(5, 6, seed=8), torch.tensor(keep), torch.tensor([6, 5, 4, 0, 2]))
+            torch.testing.assert_close(exported(*inputs), model(*inputs), **TOL)
+
+
 @pytest.mark.parametrize("kind", list(CELLS))
 def test_compile_fullgraph_without_lengths(kind):
     layer = build(kind, num_layers=2, bidirectional=True).eval()
