@@ -219,9 +219,12 @@ def fit_panel(series: Sequence[np.ndarray], horizon: int, season: int = 1,
               settings: PanelSettings | None = None) -> PanelForecaster:
     """Trains one forecaster on every series of a panel (each a 1-D array of its target's values).
 
+    A series shorter than `min_known + horizon` (or than `min_known + 2·horizon` when there is
+    validation) trains on no window, but is forecast like the others.
+
     Raises:
-        ValueError: a series with fewer than `min_known + horizon` values (named by index), a
-            non-finite value, or values ≤ 0 with transform="log".
+        ValueError: an empty series or one with a non-finite value (named by index), no series long
+            enough to train on, or values ≤ 0 with transform="log".
     """
     settings = (settings or PanelSettings()).checked()
     series = [np.asarray(s, dtype=np.float64).reshape(-1) for s in series]
@@ -230,9 +233,11 @@ def fit_panel(series: Sequence[np.ndarray], horizon: int, season: int = 1,
     for index, values in enumerate(series):
         if not np.isfinite(values).all():
             raise ValueError(f"series[{index}] holds a NaN or infinite value")
-        if len(values) < settings.min_known + horizon:
-            raise ValueError(f"series[{index}] has {len(values)} values; training needs at least min_known + horizon "
-                             f"= {settings.min_known + horizon}")
+        if len(values) == 0:
+            raise ValueError(f"series[{index}] is empty; a forecast starts from at least one value")
+    if max(len(values) for values in series) < settings.min_known + horizon:
+        raise ValueError(f"every series is shorter than min_known + horizon = {settings.min_known + horizon} values, "
+                         f"so no window can be trained on; the longest has {max(len(v) for v in series)}")
     positive = all((values > 0).all() for values in series)
     if settings.transform == "log" and not positive:
         raise ValueError("transform='log' needs every value > 0; received a series with values <= 0")

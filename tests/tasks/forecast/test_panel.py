@@ -97,8 +97,13 @@ def test_bad_settings_name_the_setting(settings, message):
 
 
 def test_bad_series_name_the_series():
-    with pytest.raises(ValueError, match=r"series\[1\] has 4 values; training needs at least min_known \+ horizon = 6"):
-        fit_panel([np.ones(20), np.ones(4)], 3)
+    with pytest.raises(ValueError, match=r"every series is shorter than min_known \+ horizon = 6 values.*longest has 5"):
+        fit_panel([np.ones(5), np.ones(4)], 3)
+    with pytest.raises(ValueError, match=r"series\[1\] is empty"):
+        fit_panel([np.ones(20), np.ones(0)], 3)
+    short = fit_panel([np.ones(20) + np.arange(20), np.ones(2)], 3,  # too short to train on: still forecast
+                      settings=PanelSettings(hidden_size=4, epochs=1, steps_per_epoch=2, batch_size=8))
+    assert np.isfinite(short.predict([np.ones(20), np.ones(2)])).all()
     with pytest.raises(ValueError, match=r"series\[0\] holds a NaN"):
         fit_panel([np.array([1.0, np.nan, 2, 3, 4, 5, 6])], 3)
 
