@@ -264,8 +264,8 @@ def fit_panel(series: Sequence[np.ndarray], horizon: int, season: int = 1,
 
     validation = None
     if validate:
-        rows = np.arange(len(series))
-        inputs, targets, _ = windows.cut(rows, windows.lengths - horizon)
+        rows = np.flatnonzero(windows.lengths - horizon >= settings.min_known)  # each holds min_known before its last horizon
+        inputs, targets, _ = windows.cut(rows, windows.lengths[rows] - horizon)
         validation = [(torch.as_tensor(inputs, dtype=torch.float32), torch.as_tensor(targets, dtype=torch.float32))]
 
     options = TrainerOptions(optimizer="adam", learning_rate=settings.learning_rate, epochs=settings.epochs,
