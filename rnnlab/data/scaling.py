@@ -1,10 +1,13 @@
-"""Per-column standardisation, fitted on the training span only."""
+"""Scalers: `Scaler` standardises each column of a `Series` with statistics from its training span
+only; `PanelScaler` scales each series of a panel by that series' own statistics."""
 
 from dataclasses import dataclass
 
 import numpy as np
 
 from rnnlab.data.errors import DataError
+
+SCALER_METHODS = ("standard", "robust", "mean")  # PanelScaler's methods
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing ndarray fields with == is ambiguous
@@ -110,3 +113,144 @@ class Scaler:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(mean):
             raise ValueError(f"target_index must be an integer in [0, {len(mean)}); received {index!r}")
         return cls(mean=mean, std=std, target_index=index)
+
+
+class PanelScaler:
+    """Scales each series by its own statistics: y' = (y − loc_i) / scale_i, and back y = y' scale_i + loc_i.
+
+        standard: loc = mean, scale = standard deviation (population)
+        robust:   loc = median, scale = IQR (q75 − q25, numpy's linear percentiles)
+        mean:     loc = 0, scale = mean |y| (DeepAR's ν, Salinas et al. 2020)
+
+    A scale that comes out 0 (a constant series; all zeros for "mean") is 1, so the series maps to
+    y − loc instead of dividing by zero: DeepAR's "+1" smoothing, applied only where it is needed.
+    (No MAD fallback for a zero IQR: the IQR is 0 only where more than half the values equal the
+    median, and then the MAD, median |y − median|, is 0 as well.)
+
+    Attributes (after `fit`):
+        loc_: (N,) float64 per-series shift. scale_: (N,) float64, positive.
+        ids_: the fitted panel's ids, or None when fitted on arrays.
+    """
+
+    def __init__(self, method: str = "standard"):
+        if method not in SCALER_METHODS:
+            raise ValueError(f"method must be one of {list(SCALER_METHODS)}; received {method!r}")
+        self.method = method
+        self.loc_ = self.scale_ = self.ids_ = None
+
+    def __repr__(self) -> str:
+        return f"PanelScaler(method={self.method!r})"
+
+    def fit(self, data) -> "PanelScaler":
+        """Compute each series' statistics from a `Panel` or a sequence of (T_i,) arrays.
+
+        Raises:
+            DataError: for an empty series or one with NaN or infinities.
+        """
+        panel = _is_panel(data)
+        arrays = data.values if panel else [np.asarray(a, dtype=np.float64) for a in data]
+        if not arrays:
+            raise DataError("cannot fit a PanelScaler on no series")
+        stats = []
+        for k, y in enumerate(arrays):
+            name = repr(data.ids[k]) if panel else f"{k}"
+            if y.ndim != 1 or y.size == 0 or not np.isfinite(y).all():
+                raise DataError(f"cannot fit a PanelScaler on series {name} of shape {y.shape}: it needs "
+                                "at least one value and only finite ones")
+            stats.append(_statistics(self.method, y))
+        self.loc_, self.scale_ = (np.array(s, dtype=np.float64) for s in zip(*stats))
+        self.ids_ = data.ids if panel else None
+        return self
+
+    def transform(self, values, index=None):
+        """Scale `values`: a `Panel` or sequence of N per-series arrays (returns a list), or with
+        `index` an array whose row b belongs to series index[b] (shape (B, ...); returns an array)."""
+        return self._apply(values, index, lambda y, loc, scale: (y - loc) / scale)
+
+    def inverse(self, values, index=None):
+        """Undo `transform` (as exact as float64 allows); takes `values` and `index` as it does."""
+        return self._apply(values, index, lambda y, loc, scale: y * scale + loc)
+
+    def _apply(self, values, index, function):
+        if self.loc_ is None:
+            raise ValueError("this PanelScaler is not fitted; call fit first")
+        if index is None:
+            arrays = values.values if _is_panel(values) else values
+            if len(arrays) != len(self.loc_):
+                raise ValueError(f"values must hold {len(self.loc_)} series, as fitted; received {len(arrays)}")
+            return [function(np.asarray(y, dtype=np.float64), m, s) for y, m, s in zip(arrays, self.loc_, self.scale_)]
+        index, values = np.asarray(index), np.asarray(values, dtype=np.float64)
+        if index.ndim != 1 or index.dtype.kind not in "iu" or len(index) != len(values):
+            raise ValueError(f"index must be (B,) integers, one per row of values {values.shape}; "
+                             f"received {index!r:.80}")
+        if index.size and not (0 <= index.min() and index.max() < len(self.loc_)):
+            raise ValueError(f"index must be in [0, {len(self.loc_)}); received values from {index.min()} "
+                             f"to {index.max()}")
+        shape = (len(index),) + (1,) * (values.ndim - 1)               # broadcast over each row's steps
+        return function(values, self.loc_[index].reshape(shape), self.scale_[index].reshape(shape))
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict that `from_dict` turns back into this scaler."""
+        if self.loc_ is None:
+            raise ValueError("this PanelScaler is not fitted; call fit first")
+        return {"method": self.method, "loc": [float(v) for v in self.loc_], "scale": [float(v) for v in self.scale_],
+                "ids": None if self.ids_ is None else list(self.ids_)}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "PanelScaler":
+        """Rebuild a scaler from `to_dict`'s output, checking it (JSON read back may hold anything).
+
+        Raises:
+            ValueError: naming the key and the value received.
+        """
+        if not isinstance(state, dict):
+            raise ValueError(f"state must be a dict with keys method, loc, scale; received {type(state).__name__}")
+        missing = [key for key in ("method", "loc", "scale") if key not in state]
+        if missing:
+            raise ValueError(f"state must have keys method, loc, scale; missing {missing}")
+        scaler = cls(state["method"])
+        loc, scale = _number_list(state, "loc"), _number_list(state, "scale")
+        if len(loc) != len(scale):
+            raise ValueError(f"state's loc and scale must have equal lengths; received {len(loc)} and {len(scale)}")
+        ids = state.get("ids")
+        strings = isinstance(ids, list) and len(ids) == len(loc) and all(isinstance(i, str) for i in ids)
+        if ids is not None and not strings:
+            raise ValueError(f"ids must be None or a list of {len(loc)} strings; received {ids!r:.60}")
+        scaler.loc_, scaler.scale_ = np.array(loc, dtype=np.float64), np.array(scale, dtype=np.float64)
+        scaler.ids_ = None if ids is None else tuple(ids)
+        return scaler
+
+
+def _is_panel(data) -> bool:
+    # imported here, not at the top: rnnlab.data.panel imports this module (via series.py, and to re-export PanelScaler)
+    from rnnlab.data.panel import Panel
+
+    return isinstance(data, Panel)
+
+
+def _statistics(method: str, y: np.ndarray) -> tuple[float, float]:
+    """(loc, scale) of one series; a zero scale is 1."""
+    if method == "standard":
+        # a constant series: exactly (y[0], 0), where mean/std may leave round-off (std 1e-17)
+        loc, scale = (y[0], 0.0) if y.min() == y.max() else (y.mean(), y.std())
+    elif method == "robust":
+        loc = np.median(y)
+        q25, q75 = np.percentile(y, [25, 75])
+        scale = q75 - q25
+    else:
+        loc, scale = 0.0, np.abs(y).mean()
+    if not np.isfinite(scale):
+        raise DataError(f"a series' {method} scale overflows float64 (values up to {np.abs(y).max():.3g})")
+    return float(loc), float(scale) if scale > 0 else 1.0
+
+
+def _number_list(state: dict, key: str) -> list[float]:
+    values = state[key]
+    if not isinstance(values, list) or not values:
+        raise ValueError(f"{key} must be a non-empty list of numbers; received {values!r:.60}")
+    for i, value in enumerate(values):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not np.isfinite(value) or (key == "scale" and value <= 0):
+            kind = "a positive finite number" if key == "scale" else "a finite number"
+            raise ValueError(f"{key}[{i}] must be {kind}; received {value!r}")
+    return [float(v) for v in values]

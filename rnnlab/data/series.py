@@ -24,7 +24,7 @@ __all__ = ["Series", "SplitBounds", "Scaler", "read_csv", "load_series", "time_s
 TIME_COLUMN_NAMES = ("date", "time", "datetime", "timestamp", "month", "year", "ds", "period")
 FILL_MODES = ("ffill", "interpolate", "zero")
 # Cell texts read as missing values; anything else must parse as a finite float.
-_MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
+MISSING_CELLS = frozenset({"", "nan", "na", "n/a", "null", "none"})
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing ndarray fields with == is ambiguous
@@ -89,7 +89,7 @@ def read_csv(path, target: str, *, columns=None, time_column="auto", fill=None) 
     if fill is not None and fill not in FILL_MODES:
         raise DataError(f"fill must be one of {[None, *FILL_MODES]}; received {fill!r}")
     path = Path(path)
-    header, rows, lines = _read_rows(path)
+    header, rows, lines = read_rows(path)
     time_name = _resolve_time_column(path, header, time_column)
     names = _select_columns(path, header, target, columns, time_name)
     values = np.empty((len(rows), len(names)))                        # (N, C)
@@ -100,8 +100,15 @@ def read_csv(path, target: str, *, columns=None, time_column="auto", fill=None) 
     return Series(values=values, columns=tuple(names), target=target, times=times)
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """Return the header, the data rows and each data row's line number (header = line 1)."""
+def read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """Return the header, the data rows and each data row's line number (header = line 1).
+
+    Cells are stripped of surrounding whitespace; rows whose cells are all blank are skipped.
+
+    Raises:
+        DataError: if the file is missing, not UTF-8 or empty, has no data rows, or a row's number
+            of fields differs from the header's.
+    """
     if not path.is_file():
         raise DataError(f"data file not found: {path}" if not path.exists() else f"{path}: not a file")
     rows, lines = [], []
@@ -155,7 +162,7 @@ def _parse_column(path: Path, name: str, cells: list[str], lines: list[int]) -> 
     """Parse one column's cells to float64, NaN where missing."""
     column = np.empty(len(cells))                                     # (N,)
     for i, (cell, line) in enumerate(zip(cells, lines)):
-        if cell.lower() in _MISSING:
+        if cell.lower() in MISSING_CELLS:
             column[i] = np.nan
             continue
         try:

@@ -25,9 +25,8 @@ from rnnlab.data import bundled
 from rnnlab.data.csvrows import csv_cells
 from rnnlab.data.errors import DataError
 from rnnlab.data.frames import is_file_or_name, is_pandas, read_series
-from rnnlab.data.series import TIME_COLUMN_NAMES, read_csv
+from rnnlab.data.series import MISSING_CELLS, TIME_COLUMN_NAMES, read_csv
 
-_MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})  # as rnnlab.data.series reads cells
 _BOM = b"\xef\xbb\xbf"
 _LINE_END = re.compile(rb"\r\n|\r(?=[^\n])|\n")  # a \r last in what was read may be the start of a \r\n
 _FORMS = ("a CSV file, a bundled anomaly series' name (e.g. 'ucr_135'), a pandas DataFrame or Series, or a numeric "
@@ -147,7 +146,7 @@ class RowReader:
         return when, values
 
     def _cell(self, cell: str, name: str, number: int, channel: int) -> float:
-        if cell.lower() in _MISSING:
+        if cell.lower() in MISSING_CELLS:
             if self.fill is None:
                 raise DataError(f"{self.path}: column {name!r} is missing (NaN) at line {number}; use --fill ffill "
                                 "or zero to fill it")
