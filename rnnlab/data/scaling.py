@@ -96,16 +96,9 @@ class Scaler:
         missing = [key for key in ("mean", "std", "target_index") if key not in state]
         if missing:
             raise ValueError(f"state must have keys mean, std, target_index; missing {missing}")
-        for key in ("mean", "std"):  # JSON read back may hold strings, nulls, NaN or nested lists instead
-            values = state[key]
-            if not isinstance(values, list) or not values:
-                raise ValueError(f"{key} must be a non-empty list of numbers; received {values!r:.60}")
-            for i, value in enumerate(values):
-                number = isinstance(value, (int, float)) and not isinstance(value, bool)
-                if not number or not np.isfinite(value) or (key == "std" and value <= 0):
-                    kind = "a positive finite number" if key == "std" else "a finite number"
-                    raise ValueError(f"{key}[{i}] must be {kind}; received {value!r}")
-        mean, std = np.asarray(state["mean"], float), np.asarray(state["std"], float)
+        # JSON read back may hold strings, nulls, NaN or nested lists instead
+        mean = np.asarray(_number_list(state, "mean", positive=False), float)
+        std = np.asarray(_number_list(state, "std", positive=True), float)
         if mean.shape != std.shape:
             raise ValueError(f"state's mean and std must be equal-length lists; received lengths "
                              f"{mean.size} and {std.size}")
@@ -209,7 +202,7 @@ class PanelScaler:
         if missing:
             raise ValueError(f"state must have keys method, loc, scale; missing {missing}")
         scaler = cls(state["method"])
-        loc, scale = _number_list(state, "loc"), _number_list(state, "scale")
+        loc, scale = _number_list(state, "loc", positive=False), _number_list(state, "scale", positive=True)
         if len(loc) != len(scale):
             raise ValueError(f"state's loc and scale must have equal lengths; received {len(loc)} and {len(scale)}")
         ids = state.get("ids")
@@ -244,13 +237,15 @@ def _statistics(method: str, y: np.ndarray) -> tuple[float, float]:
     return float(loc), float(scale) if scale > 0 else 1.0
 
 
-def _number_list(state: dict, key: str) -> list[float]:
+def _number_list(state: dict, key: str, *, positive: bool) -> list[float]:
+    """state[key] checked to be a non-empty list of finite numbers (each > 0 if `positive`): both
+    scalers' `from_dict` read their statistics through it."""
     values = state[key]
     if not isinstance(values, list) or not values:
         raise ValueError(f"{key} must be a non-empty list of numbers; received {values!r:.60}")
     for i, value in enumerate(values):
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number or not np.isfinite(value) or (key == "scale" and value <= 0):
-            kind = "a positive finite number" if key == "scale" else "a finite number"
+        if not number or not np.isfinite(value) or (positive and value <= 0):
+            kind = "a positive finite number" if positive else "a finite number"
             raise ValueError(f"{key}[{i}] must be {kind}; received {value!r}")
     return [float(v) for v in values]
