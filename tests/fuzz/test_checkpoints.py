@@ -105,17 +105,6 @@ JSON_VALUES = st.recursive(
     max_leaves=6)
 
 
-def json_paths(value, path=()):
-    """Every path into a JSON value, its root included: tuples of keys and indices."""
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from json_paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from json_paths(item, (*path, index))
-
-
 def edited(value, path, new, delete):
     if not path:
         return new
@@ -132,8 +121,8 @@ def edited(value, path, new, delete):
 @settings(max_examples=150)
 @given(file=st.sampled_from(["trainer_state.json", "optimizer.json", "checkpoint.json"]), choice=st.integers(0, 10**6),
        new=JSON_VALUES, delete=st.booleans())
-def test_a_value_edited_in_a_checkpoint_file_resumes_or_fails_clearly(good_checkpoint, tmp_path, file, choice, new,
-                                                                     delete):
+def test_a_value_edited_in_a_checkpoint_file_resumes_or_fails_clearly(good_checkpoint, tmp_path, json_paths, file, choice,
+                                                                     new, delete):
     directory = tmp_path / "checkpoint"
     shutil.rmtree(directory, ignore_errors=True)
     shutil.copytree(good_checkpoint, directory)
