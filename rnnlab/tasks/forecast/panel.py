@@ -52,6 +52,7 @@ class PanelSettings:
         transform: "log", "linear" or "auto" (log when every value of every series is > 0).
         epochs, steps_per_epoch, batch_size, learning_rate, patience: training.
         min_known: the fewest known values an input window may have.
+        seed: seeds the initial weights and the windows drawn.
     """
 
     cell: str = "lstm"
@@ -69,7 +70,6 @@ class PanelSettings:
     patience: int = 5
     min_known: int = 3
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def checked(self) -> PanelSettings:
         check_cell(self.cell)
