@@ -1,4 +1,4 @@
-"""One recurrent forecaster for many series: windows sampled across a panel, quantiles out.
+"""One recurrent forecaster for many series: windows cut across a panel, each normalised by its level.
 
 A global model, as the field's deep forecasters are (DeepAR, MQ-RNN, N-BEATS, ES-RNN): one
 network is trained on windows cut from every series of a panel, each window normalised by its own
@@ -6,159 +6,134 @@ level, so that a series of thousands and one of tens are the same problem to it.
 
     level  = mean of the window's last k known values        k = max(season, 1)
     z_t    = log(y_t / level)      (or y_t / level − 1 when a series has values ≤ 0)
-    x_t    = [z_t, known_t]        known_t = 0 where the window reaches before the series' start
-    e      = h_n of the encoder over x_1 … x_W                (B, H)
-    q      = head(e)  →  (B, horizon, Q)   the quantiles τ_1 < … < τ_Q of z at each future step,
-             made non-crossing: q_median, then q_median ± cumulative softplus steps
-    loss   = pinball loss averaged over steps and quantiles: Σ_τ max(τ (z − q_τ), (τ − 1)(z − q_τ))
+    x_t    = [z_t, known_t, past_t, future_t]               known_t = 0 before the series' start
+    raw    = network(x_1 … x_W, future_{W+1} … future_{W+h}, static)   (B, h, K)
 
-The forecast of a series is the median quantile mapped back (ŷ = level · exp(q) or level · (1 + q)),
-and its quantiles give prediction intervals; the log map keeps every quantile positive for
-positive series and turns the median in z into the median in y.
+past_t are covariates known only up to now, future_t those known ahead (calendar features of the
+timestamps, the user's known-ahead columns), both already scaled; static is the series' index for
+an embedding. An output (`rnnlab.tasks.forecast.outputs`) turns raw into the loss, quantiles and
+samples of z; a forecast maps them back, ŷ = level · exp(z) or level · (1 + z), which keeps every
+quantile positive for positive series and, the map being increasing, quantiles quantiles.
 
-Training: each epoch draws `steps_per_epoch × batch_size` windows, a series uniformly, then a cut
-uniformly among that series' cuts (as N-BEATS samples), so that long series do not outweigh short
-ones. The last `horizon` values of each series are held out to choose the best epoch (early
-stopping); the forecast then reads the whole series.
+Two networks read the same windows: `PanelNetwork`, the direct multi-output head (MQ-RNN: the
+encoder's last state, the embedding and every future step's features → all h steps at once), and
+`rnnlab.tasks.forecast.decoder.AutoregressiveNetwork` (sequence to sequence, DeepAR-style). A
+`PanelModel` holds one or several (an ensemble), trained together from different initial weights.
+
+Training windows are drawn as N-BEATS draws them: a series uniformly, then a cut uniformly among
+that series' cuts, so that long series do not outweigh short ones (`draw_cuts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from rnnlab.cells.lstm import LSTMState
-from rnnlab.tasks.parts import ENCODERS, check_cell
-from rnnlab.train import Trainer, TrainerOptions
-
-DEFAULT_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+from rnnlab.tasks.parts import ENCODERS
 
 
-@dataclass(frozen=True)
-class PanelSettings:
-    """How the global forecaster is built and trained.
+class PanelInputs(NamedTuple):
+    """A batch of windows as the network takes it.
 
-    Attributes:
-        cell: "rnn", "lstm" or "gru".
-        hidden_size, num_layers, dropout: the encoder's.
-        window: input steps per window; None: `window_factor × horizon`, at least 2 × season.
-        window_factor: see `window`.
-        quantiles: the levels τ the head predicts, strictly increasing in (0, 1), 0.5 among them.
-        transform: "log", "linear" or "auto" (log when every value of every series is > 0).
-        epochs, steps_per_epoch, batch_size, learning_rate, patience: training.
-        min_known: the fewest known values an input window may have.
-        seed: seeds the initial weights and the windows drawn.
+    values (B, W, F_past); future (B, h, F_future) or None; static (B,) int64 or None;
+    teacher (B, h) the true z of the horizon, for an autoregressive decoder's teacher forcing (or None);
+    level (B,).
     """
 
-    cell: str = "lstm"
-    hidden_size: int = 64
-    num_layers: int = 1
-    dropout: float = 0.0
-    window: int | None = None
-    window_factor: float = 3.0
-    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
-    transform: str = "auto"
-    epochs: int = 30
-    steps_per_epoch: int = 50
-    batch_size: int = 256
-    learning_rate: float = 3e-3
-    patience: int = 5
-    min_known: int = 3
-    seed: int = 0
-
-    def checked(self) -> PanelSettings:
-        check_cell(self.cell)
-        quantiles = tuple(float(q) for q in self.quantiles)
-        if not quantiles or any(not 0 < q < 1 for q in quantiles) or list(quantiles) != sorted(set(quantiles)):
-            raise ValueError(f"quantiles must be strictly increasing levels in (0, 1); received {self.quantiles!r}")
-        if 0.5 not in quantiles:
-            raise ValueError(f"quantiles must include 0.5 (the point forecast is the median); received {quantiles!r}")
-        if self.transform not in ("auto", "log", "linear"):
-            raise ValueError(f"transform must be 'auto', 'log' or 'linear'; received {self.transform!r}")
-        for name in ("hidden_size", "num_layers", "epochs", "steps_per_epoch", "batch_size", "min_known"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; received {value!r}")
-        if self.window is not None and (isinstance(self.window, bool) or not isinstance(self.window, int)
-                                        or self.window < 1):
-            raise ValueError(f"window must be a positive integer or None; received {self.window!r}")
-        return self
+    values: Tensor
+    future: Tensor | None = None
+    static: Tensor | None = None
+    teacher: Tensor | None = None
+    level: Tensor | None = None  # (B,) each window's level (an output over counts needs it)
 
 
-class PanelNetwork(nn.Module):
-    """An rnnlab encoder over (z_t, known_t) windows and a head to non-crossing quantiles.
+class Cut(NamedTuple):
+    """Windows cut from a panel, as numpy arrays: see `Windows.cut`."""
 
-    Shape: xs (B, W, 2) → (B, horizon, Q).
-    """
+    values: np.ndarray            # (B, W, F_past)
+    future: np.ndarray | None     # (B, h, F_future)
+    targets: np.ndarray | None    # (B, h) z of the horizon
+    level: np.ndarray             # (B,)
+    rows: np.ndarray              # (B,) the series' positions
 
-    def __init__(self, horizon: int, quantiles: Sequence[float], *, cell: str = "lstm", hidden_size: int = 64,
-                 num_layers: int = 1, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.horizon, self.quantiles = horizon, tuple(quantiles)
-        self.median = self.quantiles.index(0.5)
-        self.encoder = ENCODERS[cell](2, hidden_size, num_layers=num_layers, batch_first=True,
-                                      dropout=dropout if num_layers > 1 else 0.0)
-        self.head = nn.Linear(hidden_size, horizon * len(self.quantiles))
-
-    def forward(self, xs: Tensor) -> Tensor:
-        _, final = self.encoder(xs)
-        h_n = final.h if isinstance(final, LSTMState) else final  # (L, B, H)
-        raw = self.head(h_n[-1]).reshape(xs.shape[0], self.horizon, len(self.quantiles))  # (B, h, Q)
-        return monotone_quantiles(raw, self.median)
-
-
-def monotone_quantiles(raw: Tensor, median: int) -> Tensor:
-    """Quantiles that never cross: raw[..., median] is the median, and the others step away from it
-    by softplus increments (each > 0), upwards above it and downwards below it. (…, Q) → (…, Q)."""
-    centre = raw[..., median:median + 1]
-    above = centre + torch.cumsum(F.softplus(raw[..., median + 1:]), dim=-1)
-    below = centre - torch.cumsum(F.softplus(raw[..., :median]).flip(-1), dim=-1).flip(-1)
-    return torch.cat([below, centre, above], dim=-1)
-
-
-def pinball_loss(predicted: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
-    """Mean pinball (quantile) loss: predicted (B, h, Q), target (B, h), quantiles (Q,)."""
-    error = target.unsqueeze(-1) - predicted  # (B, h, Q)
-    return torch.maximum(quantiles * error, (quantiles - 1) * error).mean()
+    def inputs(self, teacher: bool = False) -> PanelInputs:
+        """The cut as float32 tensors (with the targets as the teacher if `teacher`)."""
+        def tensor(array):
+            return None if array is None else torch.as_tensor(array, dtype=torch.float32)
+        return PanelInputs(tensor(self.values), tensor(self.future), torch.as_tensor(self.rows, dtype=torch.int64),
+                           tensor(self.targets) if teacher else None, tensor(self.level))
 
 
 class Windows:
     """Every series of a panel left-padded into one matrix, so that windows are cut by indexing.
 
-    padded (N, pad + L_max): series i sits at the right end of row i; NaN before its start.
+    padded (N, W + L_max + h): series i sits so that its last value is in column W + L_max − 1; NaN
+    before its start and after its end. Covariates are padded the same way: past (N, ·, P) up to
+    each series' end, future (N, ·, F) up to h steps beyond it (the horizon's known values).
+
+    Args:
+        series: per series, (T_i,) float64 values.
+        window, horizon, season: the window's length, the steps forecast, the season (the level
+            is the mean of the last max(season, 1) known values).
+        log: z = log(y / level) if True, else y / level − 1.
+        past: per series, (T_i, P) covariates known up to now, or None.
+        future: per series, (≥ T_i, F) covariates known ahead: the T_i steps of the series and,
+            to forecast past its end, the h steps after; or None.
     """
 
-    def __init__(self, series: Sequence[np.ndarray], window: int, horizon: int, season: int, log: bool) -> None:
+    def __init__(self, series, window: int, horizon: int, season: int, log: bool, past=None, future=None) -> None:
         self.window, self.horizon, self.log = window, horizon, log
         self.level_steps = max(season, 1)
         self.lengths = np.array([len(s) for s in series])
-        width = window + int(self.lengths.max())
-        self.padded = np.full((len(series), width), np.nan)
-        for row, values in enumerate(series):
-            self.padded[row, width - len(values):] = values
-        self.offsets = width - self.lengths  # column of each series' first value
+        self.end = window + int(self.lengths.max())  # the column after every series' last value
+        width = self.end + horizon
+        self.offsets = self.end - self.lengths  # column of each series' first value
+        self.padded = self._pad([np.asarray(s, dtype=np.float64)[:, None] for s in series], width, 1)[..., 0]
+        self.past = None if past is None else self._pad(past, width, np.shape(past[0])[1])
+        self.future = None if future is None else self._pad(future, width, np.shape(future[0])[1])
 
-    def cut(self, rows: np.ndarray, ends: np.ndarray, with_targets: bool = True):
-        """Inputs (B, W, 2), targets (B, h) in z units or None, and levels (B,), for windows that
-        end (exclusive) at position `ends` of series `rows` (in the series' own indices)."""
+    def _pad(self, arrays, width: int, features: int) -> np.ndarray:
+        padded = np.full((len(arrays), width, features), np.nan)
+        for row, values in enumerate(arrays):
+            values = np.asarray(values, dtype=np.float64)[: width - self.offsets[row]]
+            padded[row, self.offsets[row]:self.offsets[row] + len(values)] = values
+        return padded
+
+    @property
+    def past_features(self) -> int:
+        """Features per input step: z, known, the past and the future covariates."""
+        return 2 + sum(0 if m is None else m.shape[2] for m in (self.past, self.future))
+
+    @property
+    def future_features(self) -> int:
+        return 0 if self.future is None else self.future.shape[2]
+
+    def cut(self, rows: np.ndarray, ends: np.ndarray, with_targets: bool = True) -> Cut:
+        """The windows that end (exclusive) at position `ends` (B,) of series `rows` (B,), in each
+        series' own indices: values [end − W, end), targets [end, end + h)."""
+        rows, ends = np.asarray(rows), np.asarray(ends)
         starts = self.offsets[rows] + ends - self.window  # (B,)
         columns = starts[:, None] + np.arange(self.window)  # (B, W)
         values = self.padded[rows[:, None], columns]  # (B, W)
         known = ~np.isnan(values)
-        level = np.nanmean(values[:, -self.level_steps:], axis=1)
+        with np.errstate(invalid="ignore"), _quiet_nanmean():
+            level = np.nanmean(values[:, -self.level_steps:], axis=1)
         level = np.where(np.isfinite(level) & (level != 0), level, 1.0)
         z = self.to_z(values, level[:, None])
-        inputs = np.stack([np.where(known, z, 0.0), known.astype(float)], axis=-1)
-        targets = None
-        if with_targets:
-            target_columns = (self.offsets[rows] + ends)[:, None] + np.arange(self.horizon)
-            targets = self.to_z(self.padded[rows[:, None], target_columns], level[:, None])
-        return inputs, targets, level
+        parts = [np.where(known, z, 0.0)[..., None], known[..., None].astype(float)]
+        ahead = (self.offsets[rows] + ends)[:, None] + np.arange(self.horizon)  # (B, h)
+        future = None
+        if self.past is not None:
+            parts.append(np.nan_to_num(self.past[rows[:, None], columns]))
+        if self.future is not None:
+            parts.append(np.nan_to_num(self.future[rows[:, None], columns]))
+            future = np.nan_to_num(self.future[rows[:, None], ahead])
+        targets = self.to_z(self.padded[rows[:, None], ahead], level[:, None]) if with_targets else None
+        return Cut(np.concatenate(parts, axis=-1), future, targets, level, rows)
 
     def to_z(self, values: np.ndarray, level: np.ndarray) -> np.ndarray:
         if self.log:
@@ -168,6 +143,20 @@ class Windows:
 
     def from_z(self, z: np.ndarray, level: np.ndarray) -> np.ndarray:
         return level * np.exp(z) if self.log else level * (1.0 + z)
+
+
+class _quiet_nanmean:
+    """Silences numpy's "Mean of empty slice" (a window with no known value gets level 1)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)
 
 
 def training_cuts(lengths: np.ndarray, horizon: int, min_known: int) -> tuple[int, np.ndarray, np.ndarray, bool]:
@@ -187,98 +176,68 @@ def training_cuts(lengths: np.ndarray, horizon: int, min_known: int) -> tuple[in
     return first_end, lengths - horizon, np.flatnonzero(lengths - horizon >= first_end), False
 
 
-@dataclass
-class PanelForecaster:
-    """A fitted global forecaster: `predict(series)` gives the quantiles after each series' end."""
-
-    network: PanelNetwork
-    settings: PanelSettings
-    horizon: int
-    season: int
-    window: int
-    log: bool
-    history: list = field(default_factory=list)
-
-    def predict_quantiles(self, series: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, horizon, Q) quantile forecasts of the `horizon` steps after each series' end."""
-        windows = Windows([np.asarray(s, dtype=np.float64) for s in series], self.window, self.horizon,
-                          self.season, self.log)
-        rows = np.arange(len(series))
-        inputs, _, level = windows.cut(rows, windows.lengths, with_targets=False)
-        self.network.eval()
-        with torch.no_grad():
-            z = self.network(torch.as_tensor(inputs, dtype=torch.float32)).double().numpy()  # (N, h, Q)
-        return windows.from_z(z, level[:, None, None])
-
-    def predict(self, series: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, horizon) median forecasts."""
-        return self.predict_quantiles(series)[..., self.network.median]
+def draw_cuts(rows: np.ndarray, first_end: int, last_end: np.ndarray, draws: int,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`draws` (row, end) pairs: a series uniformly among `rows`, then an end uniformly in
+    [first_end, last_end[row]]."""
+    chosen = rows[rng.integers(0, rows.size, draws)]
+    ends = first_end + (rng.random(draws) * (last_end[chosen] - first_end + 1)).astype(int)
+    return chosen, ends
 
 
-def fit_panel(series: Sequence[np.ndarray], horizon: int, season: int = 1,
-              settings: PanelSettings | None = None) -> PanelForecaster:
-    """Trains one forecaster on every series of a panel (each a 1-D array of its target's values).
+class PanelNetwork(nn.Module):
+    """The direct multi-step forecaster (MQ-RNN): an rnnlab encoder over the window, then one linear
+    head from [h_W, embedding, future_1 … future_h] to every step's K raw outputs.
 
-    A series shorter than `min_known + horizon` (or than `min_known + 2·horizon` when there is
-    validation) trains on no window, but is forecast like the others.
-
-    Raises:
-        ValueError: an empty series or one with a non-finite value (named by index), no series long
-            enough to train on, or values ≤ 0 with transform="log".
+    Shape: values (B, W, past_features), future (B, h, future_features), static (B,) → (B, h, K).
     """
-    settings = (settings or PanelSettings()).checked()
-    series = [np.asarray(s, dtype=np.float64).reshape(-1) for s in series]
-    if not series:
-        raise ValueError("series must hold at least one series; received none")
-    for index, values in enumerate(series):
-        if not np.isfinite(values).all():
-            raise ValueError(f"series[{index}] holds a NaN or infinite value")
-        if len(values) == 0:
-            raise ValueError(f"series[{index}] is empty; a forecast starts from at least one value")
-    if max(len(values) for values in series) < settings.min_known + horizon:
-        raise ValueError(f"every series is shorter than min_known + horizon = {settings.min_known + horizon} values, "
-                         f"so no window can be trained on; the longest has {max(len(v) for v in series)}")
-    positive = all((values > 0).all() for values in series)
-    if settings.transform == "log" and not positive:
-        raise ValueError("transform='log' needs every value > 0; received a series with values <= 0")
-    log = positive if settings.transform == "auto" else settings.transform == "log"
-    window = settings.window or max(int(round(settings.window_factor * horizon)), 2 * season, settings.min_known)
 
-    torch.manual_seed(settings.seed)
-    network = PanelNetwork(horizon, settings.quantiles, cell=settings.cell, hidden_size=settings.hidden_size,
-                           num_layers=settings.num_layers, dropout=settings.dropout)
-    windows = Windows(series, window, horizon, season, log)
-    first_end, last_end, trainable, validate = training_cuts(windows.lengths, horizon, settings.min_known)
-    quantiles = torch.tensor(settings.quantiles)
+    def __init__(self, horizon: int, outputs: int, *, cell: str = "lstm", hidden_size: int = 64,
+                 num_layers: int = 1, dropout: float = 0.0, past_features: int = 2, future_features: int = 0,
+                 statics: int = 0, embedding_dim: int = 0) -> None:
+        super().__init__()
+        self.horizon, self.outputs, self.future_features = horizon, outputs, future_features
+        self.encoder = ENCODERS[cell](past_features, hidden_size, num_layers=num_layers, batch_first=True,
+                                      dropout=dropout if num_layers > 1 else 0.0)
+        self.embedding = nn.Embedding(statics, embedding_dim) if statics and embedding_dim else None
+        width = hidden_size + (embedding_dim if self.embedding is not None else 0) + horizon * future_features
+        self.head = nn.Linear(width, horizon * outputs)
 
-    def train_batches(epoch: int, generator: torch.Generator):
-        draws = settings.steps_per_epoch * settings.batch_size
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        rng = np.random.default_rng(seed)
-        rows = trainable[rng.integers(0, trainable.size, draws)]
-        ends = first_end + (rng.random(draws) * (last_end[rows] - first_end + 1)).astype(int)
-        inputs, targets, _ = windows.cut(rows, ends)
-        inputs, targets = torch.as_tensor(inputs, dtype=torch.float32), torch.as_tensor(targets, dtype=torch.float32)
-        return [(inputs[i:i + settings.batch_size], targets[i:i + settings.batch_size])
-                for i in range(0, draws, settings.batch_size)]
-
-    validation = None
-    if validate:
-        rows = np.flatnonzero(windows.lengths - horizon >= settings.min_known)  # each holds min_known before its last horizon
-        inputs, targets, _ = windows.cut(rows, windows.lengths[rows] - horizon)
-        validation = [(torch.as_tensor(inputs, dtype=torch.float32), torch.as_tensor(targets, dtype=torch.float32))]
-
-    options = TrainerOptions(optimizer="adam", learning_rate=settings.learning_rate, epochs=settings.epochs,
-                             early_stopping_patience=settings.patience if validate else 0, grad_clip_norm=1.0,
-                             seed=settings.seed)
-    trainer = Trainer(network, lambda predicted, target: pinball_loss(predicted, target, quantiles), options,
-                      quiet=True)
-    result = trainer.fit(train_batches, (lambda: validation) if validate else None)
-    return PanelForecaster(network.eval(), settings, horizon, season, window, log, list(result.history))
+    def forward(self, values: Tensor, future: Tensor | None = None, static: Tensor | None = None) -> Tensor:
+        _, final = self.encoder(values)
+        h_n = final.h if isinstance(final, LSTMState) else final  # (L, B, H)
+        parts = [h_n[-1]]
+        if self.embedding is not None:
+            parts.append(self.embedding(static))
+        if self.future_features:
+            parts.append(future.flatten(1))  # (B, h · F)
+        raw = self.head(torch.cat(parts, dim=-1))
+        return raw.unflatten(-1, (self.horizon, self.outputs))  # (B, h, K)
 
 
-def forecast_panel(train: Sequence[np.ndarray], horizon: int, season: int = 1, seed: int = 0,
-                   **settings) -> np.ndarray:
-    """The median forecasts (N, horizon) of one global model fitted on `train` (see `fit_panel`)."""
-    fitted = fit_panel(train, horizon, season, PanelSettings(seed=seed, **settings))
-    return fitted.predict(train)
+class PanelModel(nn.Module):
+    """The members of a forecaster (one, or an ensemble over seeds) and how they forecast.
+
+    Each member is a `PanelNetwork` or an `AutoregressiveNetwork`, trained together from its own
+    initial weights on the same windows. An autoregressive member is teacher-forced when the
+    inputs carry the teacher, and otherwise feeds back its own point forecast, `output.point`.
+
+    Shape: PanelInputs of B windows → raw (M, B, h, K) for M members.
+    """
+
+    def __init__(self, members: list[nn.Module], output, autoregressive: bool = False) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.output, self.autoregressive = output, autoregressive
+
+    def forward(self, inputs: PanelInputs) -> Tensor:
+        return torch.stack([self._member(member, inputs) for member in self.members])
+
+    def _member(self, member: nn.Module, inputs: PanelInputs) -> Tensor:
+        if not self.autoregressive:
+            return member(inputs.values, inputs.future, inputs.static)
+        if inputs.teacher is not None:
+            return member(inputs.values, inputs.future, inputs.static, teacher=inputs.teacher)
+        level = inputs.level
+        return member(inputs.values, inputs.future, inputs.static,
+                      feedback=lambda raw: self.output.point(raw, None if level is None else level[:, None]))
