@@ -29,7 +29,7 @@ Methods, each fitted per series on the training part and scored on the test part
 - theta, ets, arima, snaive: statsforecast's AutoTheta, AutoETS, AutoARIMA, SeasonalNaive, each
   with season_length = m and default settings otherwise. M3's series have no timestamps a pandas
   frequency could describe, so each gets an integer `ds` = 1 … n and `freq=1`.
-- rnnlab: `rnnlab.tasks.forecast.panel.forecast_panel(train, horizon, season, seed)`, one global
+- rnnlab: `rnnlab.tasks.forecast.panel_estimator.forecast_panel(train, horizon, season, seed)`, one global
   model per frequency; with --seeds K it is run with seeds 0 … K−1 and the forecast is the
   element-wise median of the K (an ensemble, as N-BEATS and ES-RNN report). If the import fails
   the method fails; it never falls back to anything.
@@ -271,9 +271,9 @@ def rnnlab_function(method: str):
     if method == "rnnlab-stand-in":
         return stand_in_seasonal_naive
     try:
-        from rnnlab.tasks.forecast.panel import forecast_panel
+        from rnnlab.tasks.forecast.panel_estimator import forecast_panel
     except ImportError as error:
-        raise SystemExit(f"the rnnlab method needs rnnlab.tasks.forecast.panel.forecast_panel; importing it failed: "
+        raise SystemExit(f"the rnnlab method needs rnnlab.tasks.forecast.panel_estimator.forecast_panel; importing it failed: "
                          f"{error!r}") from error
     return forecast_panel
 

@@ -11,7 +11,8 @@ from rnnlab.layers import GRU, LSTM, RNN, Bidirectional, Recurrent, Stacked
 
 __version__ = "0.1.0"
 
-_ESTIMATORS = ("AddingProblem", "AnomalyDetector", "CopyProblem", "Forecaster", "SeriesClassifier", "Tagger",
+_ESTIMATORS = ("AddingProblem", "AnomalyDetector", "CopyProblem", "Forecaster", "PanelForecaster", "SeriesClassifier",
+               "Tagger",
                "TextClassifier", "TextGenerator", "Translator")
 
 __all__ = [

@@ -13,9 +13,9 @@ import os
 import sys
 
 from rnnlab import __version__
-from rnnlab.cli import compare, datasets, demo, detect, diagnose, evaluate, export, generate, predict, train, translate
+from rnnlab.cli import backtest, compare, datasets, demo, detect, diagnose, evaluate, export, generate, predict, train, translate
 
-COMMANDS = (train, evaluate, predict, generate, translate, detect, compare, diagnose, export, datasets, demo)
+COMMANDS = (train, evaluate, predict, backtest, generate, translate, detect, compare, diagnose, export, datasets, demo)
 
 
 class Parser(argparse.ArgumentParser):

@@ -103,6 +103,42 @@ def plot_forecast(
     return save_png(figure, path)
 
 
+def plot_panel_forecast(ids: Sequence[str], series: Sequence[np.ndarray], quantiles: np.ndarray,
+                        levels: Sequence[float], path: str | os.PathLike, title: str) -> Path:
+    """A few series of a panel, each in its own panel of the figure: its values, the median forecast
+    of its last h steps and the intervals between symmetric quantile levels, shaded.
+
+    Args:
+        ids: the series' ids, one subplot each.
+        series: per series, (T_i,) values; the last h are the span forecast.
+        quantiles: (S, h, Q) quantile forecasts of each series' last h steps, original units.
+        levels: (Q,) the quantile levels, 0.5 among them.
+        path: the PNG to write.
+        title: the figure's title.
+    """
+    levels = [float(q) for q in levels]
+    horizon = quantiles.shape[1]
+    figure = Figure(figsize=(9, 2.4 * max(len(ids), 1)))
+    pairs = sorted(((low, high) for low in levels for high in levels
+                    if low < 0.5 and abs(low + high - 1) < 1e-9), reverse=True)  # innermost first
+    for row, (id, values) in enumerate(zip(ids, series)):
+        axes = figure.add_subplot(max(len(ids), 1), 1, row + 1)
+        steps = np.arange(len(values))
+        ahead = steps[-horizon:]
+        axes.plot(steps, values, color="black", linewidth=1.2, label="actual")
+        for k, (low, high) in enumerate(pairs):
+            axes.fill_between(ahead, quantiles[row, :, levels.index(low)], quantiles[row, :, levels.index(high)],
+                              color="tab:blue", alpha=0.15 + 0.1 * (len(pairs) - 1 - k) / max(len(pairs), 1),
+                              linewidth=0, label=f"{round(100 * (high - low))}% interval")
+        axes.plot(ahead, quantiles[row, :, levels.index(0.5)], color="tab:blue", linewidth=1.4, label="median")
+        axes.set_ylabel(str(id))
+        axes.grid(True, alpha=0.3)
+        if row == 0:
+            axes.set_title(title)
+            axes.legend(fontsize="small", loc="upper left")
+    return save_png(figure, path)
+
+
 def _first_step(name: str, values: np.ndarray, length: int) -> np.ndarray:
     """(M,) the series itself, or column 0 of an (M, H) series; checked against the index length."""
     values = np.asarray(values, dtype=np.float64)

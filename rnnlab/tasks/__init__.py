@@ -1,6 +1,7 @@
 """The sequence tasks: one estimator each, over one pipeline.
 
     Forecaster        forecast              the next values of a series
+    PanelForecaster   forecast-panel        many series with one model, with quantiles (a long table)
     TextClassifier    classify-text         a label for each text (sentiment)
     SeriesClassifier  classify-series       a label for each multivariate series (sensors, speech)
     Tagger            tag                   a tag for each word (part of speech)
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from rnnlab.tasks.registry import estimator_names, get_estimator, get_task, task_names
 
-__all__ = ["AddingProblem", "AnomalyDetector", "CopyProblem", "Forecaster", "SeriesClassifier", "Tagger",
+__all__ = ["AddingProblem", "AnomalyDetector", "CopyProblem", "Forecaster", "PanelForecaster", "SeriesClassifier", "Tagger",
            "TextClassifier", "TextGenerator", "Translator", "get_estimator", "get_task", "load", "task_names"]
 
 

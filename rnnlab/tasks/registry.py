@@ -13,6 +13,7 @@ import importlib
 
 _ESTIMATORS = {
     "forecast": "rnnlab.tasks.forecast:Forecaster",
+    "forecast-panel": "rnnlab.tasks.forecast:PanelForecaster",
     "classify-text": "rnnlab.tasks.classify_text:TextClassifier",
     "generate": "rnnlab.tasks.generate:TextGenerator",
     "tag": "rnnlab.tasks.tag:Tagger",

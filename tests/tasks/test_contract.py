@@ -48,6 +48,9 @@ class Case:
 TASKS = {
     "forecast": Case("series_csv", "sales.csv", dict(epochs=2, hidden_size=8, window=6),
                      {"target": "sales"}, bad=("date,sales\n2020-01-01,1\n2020-01-02,lots\n", "line 3")),
+    "forecast-panel": Case("panel_csv", "items.csv", dict(epochs=2, hidden_size=8, horizon=4, steps_per_epoch=3,
+                                                          batch_size=16), {"past_covariates": "promo"},
+                           bad=("unique_id,ds,y,promo\na,2020-01-01,1,0\na,2020-02-01,lots,0\n", "line 3")),
     "classify-text": Case("labelled_csv", "reviews.csv", dict(epochs=2, hidden_size=8, batch_size=8, embedding_dim=8,
                                                               min_freq=1), predict=("--text", "a great film"),
                           bad=("review,label\nnice,fresh\n", "text")),
