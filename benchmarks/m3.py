@@ -256,14 +256,19 @@ def forecast_peer(panel: Panel, method: str, n_jobs: int) -> np.ndarray:
     return out[PEERS[method]].to_numpy(dtype=np.float64).reshape(len(panel.names), panel.horizon)
 
 
-def stand_in_seasonal_naive(train: list[np.ndarray], horizon: int, season: int, seed: int) -> np.ndarray:
-    """DRY RUNS ONLY: forecast_panel's signature, returning the seasonal-naive forecast (N, horizon)."""
+LEVELS = (0.05, 0.5, 0.95)  # the median, and the 90% interval whose coverage is scored
+
+
+def stand_in_seasonal_naive(train: list[np.ndarray], horizon: int, season: int, seed: int,
+                            levels=LEVELS) -> np.ndarray:
+    """DRY RUNS ONLY: forecast_panel_quantiles' signature, returning the seasonal-naive forecast
+    (N, horizon) at every level."""
     del seed  # deterministic
     rows = []
     for x in train:
         period = season if len(x) >= season else 1
         rows.append(np.resize(x[-period:], horizon))  # repeats the last season's values
-    return np.stack(rows)
+    return np.repeat(np.stack(rows)[..., None], len(levels), axis=-1)
 
 
 def rnnlab_function(method: str):
@@ -271,24 +276,27 @@ def rnnlab_function(method: str):
     if method == "rnnlab-stand-in":
         return stand_in_seasonal_naive
     try:
-        from rnnlab.tasks.forecast.panel_estimator import forecast_panel
+        from rnnlab.tasks.forecast.panel_estimator import forecast_panel_quantiles
     except ImportError as error:
-        raise SystemExit(f"the rnnlab method needs rnnlab.tasks.forecast.panel_estimator.forecast_panel; importing it failed: "
-                         f"{error!r}") from error
-    return forecast_panel
+        raise SystemExit("the rnnlab method needs rnnlab.tasks.forecast.panel_estimator.forecast_panel_quantiles; "
+                         f"importing it failed: {error!r}") from error
+    return forecast_panel_quantiles
 
 
-def forecast_rnnlab(panel: Panel, function, seeds: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The median over seeds 0 … seeds−1 of function's forecasts (N, h), and each seed's forecasts."""
+def forecast_rnnlab(panel: Panel, function, seeds: int) -> tuple[np.ndarray, list[np.ndarray], float]:
+    """The median over seeds 0 … seeds−1 of function's median forecasts (N, h), each seed's, and the
+    share of test values inside the 90% interval (each bound the median over seeds of its quantile)."""
     runs = []
     for seed in range(seeds):
-        forecasts = np.asarray(function(panel.train, horizon=panel.horizon, season=panel.season, seed=seed),
-                               dtype=np.float64)
-        if forecasts.shape != panel.test.shape:
-            raise ValueError(f"forecast_panel must return shape {panel.test.shape} for M3 {panel.frequency}; "
-                             f"received {forecasts.shape}")
-        runs.append(forecasts)
-    return np.median(np.stack(runs), axis=0), runs
+        quantiles = np.asarray(function(panel.train, horizon=panel.horizon, season=panel.season, seed=seed,
+                                        levels=LEVELS), dtype=np.float64)
+        if quantiles.shape != (*panel.test.shape, len(LEVELS)):
+            raise ValueError(f"forecast_panel_quantiles must return shape {(*panel.test.shape, len(LEVELS))} for M3 "
+                             f"{panel.frequency}; received {quantiles.shape}")
+        runs.append(quantiles)
+    combined = np.median(np.stack(runs), axis=0)  # (N, h, 3)
+    coverage = float(np.mean((panel.test >= combined[..., 0]) & (panel.test <= combined[..., 2])))
+    return combined[..., 1], [run[..., 1] for run in runs], coverage
 
 
 def cpu_seconds() -> float:
@@ -302,12 +310,15 @@ def run_method(method: str, panels: dict[str, Panel], args) -> dict:
     results = {}
     for frequency, panel in panels.items():
         wall, cpu = time.perf_counter(), cpu_seconds()
+        coverage = None
         if function is None:
             forecasts, runs = forecast_peer(panel, method, args.n_jobs), []
         else:
-            forecasts, runs = forecast_rnnlab(panel, function, args.seeds)
+            forecasts, runs, coverage = forecast_rnnlab(panel, function, args.seeds)
         wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
         results[frequency] = {**score(panel, forecasts), "wall_s": wall, "cpu_s": cpu}
+        if coverage is not None:
+            results[frequency]["coverage_90"] = coverage
         if len(runs) > 1:
             results[frequency]["per_seed"] = [{k: score(panel, r)[k] for k in ("smape", "mase")} for r in runs]
         log(f"{method:>15} {frequency:>9}: sMAPE {results[frequency]['smape']:6.2f}  MASE "

@@ -162,9 +162,16 @@ def _names(value: str | Sequence[str] | None) -> str | None:
 
 def forecast_panel(train: Sequence[np.ndarray], horizon: int, season: int = 1, seed: int = 0,
                    **settings: Any) -> np.ndarray:
-    """The median forecasts (N, horizon) after each of the 1-D series in `train`, by one
+    """The median forecasts (N, horizon) after each of the 1-D series in `train` (see
+    `forecast_panel_quantiles`)."""
+    return forecast_panel_quantiles(train, horizon, season, seed, levels=(0.5,), **settings)[..., 0]
+
+
+def forecast_panel_quantiles(train: Sequence[np.ndarray], horizon: int, season: int = 1, seed: int = 0,
+                             levels: Sequence[float] = (0.05, 0.5, 0.95), **settings: Any) -> np.ndarray:
+    """The quantiles (N, horizon, Q) at `levels` after each of the 1-D series in `train`, by one
     `PanelForecaster` trained on all of them (no test span held out: the last horizon of each
     chooses the epoch). The M3 benchmark's entry point."""
     series = [np.asarray(values, dtype=np.float64) for values in train]
     fitted = PanelForecaster(horizon=horizon, season=season, seed=seed, holdout=False, **settings).fit(series)
-    return fitted.predict(series, as_frame=False)
+    return fitted.predict_quantiles(series, levels=levels)
