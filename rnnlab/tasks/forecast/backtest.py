@@ -19,7 +19,8 @@ import numpy as np
 
 from rnnlab.data.frequency import format_time
 from rnnlab.data.panel import Panel, check_lengths
-from rnnlab.tasks.forecast.panel_task import BASELINES, PanelTask, default_horizon
+from rnnlab.tasks.forecast.panel_estimator import joined_names
+from rnnlab.tasks.forecast.panel_task import BASELINES, PanelTask, csv_field, default_horizon
 
 
 class Backtest(NamedTuple):
@@ -78,7 +79,8 @@ def backtest(estimator, data: Any, *, windows: int = 3, step: int | None = None,
             raise ValueError(f"{name} must be a positive integer; received {value!r}")
     settings = {**estimator.get_params(), "holdout": True}
     probe = type(estimator)(**settings)
-    task = PanelTask(probe.config(data, **_joined(data_options)))
+    options = {k: joined_names(v) if k.endswith("_covariates") else v for k, v in data_options.items()}
+    task = PanelTask(probe.config(data, **options))
     panel = task.read(data)
     horizon = task.config.horizon or default_horizon(panel.freq)
     step = horizon if step is None else step
@@ -136,12 +138,7 @@ def _mean_metrics(per_window: list[dict]) -> dict:
     return result
 
 
-def _joined(options: dict) -> dict:
-    return {k: ",".join(v) if isinstance(v, (list, tuple)) else v for k, v in options.items()}
-
-
 def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
-    text = str(value)
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+    return csv_field(str(value))

@@ -26,6 +26,7 @@ that series' cuts, so that long series do not outweigh short ones (`draw_cuts`).
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -120,7 +121,8 @@ class Windows:
         columns = starts[:, None] + np.arange(self.window)  # (B, W)
         values = self.padded[rows[:, None], columns]  # (B, W)
         known = ~np.isnan(values)
-        with np.errstate(invalid="ignore"), _quiet_nanmean():
+        with warnings.catch_warnings():  # a window with no known value: "Mean of empty slice", level 1 below
+            warnings.simplefilter("ignore", RuntimeWarning)
             level = np.nanmean(values[:, -self.level_steps:], axis=1)
         level = np.where(np.isfinite(level) & (level != 0), level, 1.0)
         z = self.to_z(values, level[:, None])
@@ -143,20 +145,6 @@ class Windows:
 
     def from_z(self, z: np.ndarray, level: np.ndarray) -> np.ndarray:
         return level * np.exp(z) if self.log else level * (1.0 + z)
-
-
-class _quiet_nanmean:
-    """Silences numpy's "Mean of empty slice" (a window with no known value gets level 1)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)
 
 
 def training_cuts(lengths: np.ndarray, horizon: int, min_known: int) -> tuple[int, np.ndarray, np.ndarray, bool]:

@@ -52,7 +52,8 @@ class PanelForecaster(Estimator):
             callbacks, checkpoint_dir, resume: as every estimator's.
         """
         return self._fit(data, id_column=id_column, time_column=time_column, target=target,
-                         future_covariates=_names(future_covariates), past_covariates=_names(past_covariates),
+                         future_covariates=joined_names(future_covariates),
+                         past_covariates=joined_names(past_covariates),
                          fill=fill, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume)
 
     # --- forecasting -------------------------------------------------------------------------------
@@ -154,7 +155,8 @@ class PanelForecaster(Estimator):
         return backtest(self, data, windows=windows, step=step, refit=refit, **data_options)
 
 
-def _names(value: str | Sequence[str] | None) -> str | None:
+def joined_names(value: str | Sequence[str] | None) -> str | None:
+    """Column names as the config holds them: one comma-separated string (None stays None)."""
     if value is None or isinstance(value, str):
         return value
     return ",".join(str(v) for v in value)

@@ -450,7 +450,7 @@ class PanelTask(Task):
                 when = panel.times[i][len(panel.values[i]) - horizon + step]
                 cells = [evaluation["actual"][i, step], evaluation["forecasts"]["model"][i, step],
                          *evaluation["quantiles"][i, step], *(evaluation["forecasts"][b][i, step] for b in BASELINES)]
-                lines.append(f"{_csv(id)},{format_time(when)}," + ",".join(f"{v:.6g}" for v in cells))
+                lines.append(f"{csv_field(id)},{format_time(when)}," + ",".join(f"{v:.6g}" for v in cells))
         write_text(run_dir / "predictions.csv", "\n".join(lines) + "\n")
         shown = list(range(min(4, len(panel))))
         plot_panel_forecast([panel.ids[i] for i in shown], [panel.values[i] for i in shown],
@@ -561,5 +561,6 @@ def _scale(history: np.ndarray, season: int) -> float:
     return scale if scale > 0 else float("nan")
 
 
-def _csv(text: str) -> str:
+def csv_field(text: str) -> str:
+    """`text` as one CSV field: quoted (quotes doubled) where it holds a comma, a quote or a newline."""
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
