@@ -55,17 +55,19 @@ class Builders:
 
     @staticmethod
     def panel_csv(path: Path, series: int = 5, seed: int = 0) -> Path:
-        """A long table (unique_id, ds, y, promo) of monthly series of different lengths and scales:
-        a yearly season times a level, and a promotion known in advance that lifts its month."""
+        """A long table (unique_id, ds, y, promo, kind) of monthly series of different lengths and
+        scales: a yearly season times a level, a promotion known in advance that lifts its month,
+        and a static category per series (kind: its season's phase, summer or winter peak)."""
         rng = np.random.default_rng(seed)
-        rows = ["unique_id,ds,y,promo"]
+        rows = ["unique_id,ds,y,promo,kind"]
         for k in range(series):
             n, level = int(rng.integers(36, 54)), float(np.exp(rng.normal(3, 0.7)))
             months = np.arange(np.datetime64("2016-01"), np.datetime64("2016-01") + n)
             for t, month in enumerate(months):
                 promo = int(rng.random() < 0.2)
-                y = level * (2 + math.sin(2 * math.pi * t / 12)) * (1.3 if promo else 1.0) * math.exp(0.05 * rng.normal())
-                rows.append(f"item {k},{month}-01,{y:.4f},{promo}")
+                season = math.sin(2 * math.pi * t / 12) * (1 if k % 2 else -1)
+                y = level * (2 + season) * (1.3 if promo else 1.0) * math.exp(0.05 * rng.normal())
+                rows.append(f"item {k},{month}-01,{y:.4f},{promo},{'summer' if k % 2 else 'winter'}")
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")
         return path
 

@@ -1,7 +1,8 @@
 """Panels: many time series in one long table, the input format of NeuralForecast and statsforecast.
 
 A long table has one row per (series, time step): a series id column (``unique_id``), a time column
-(``ds``), a target column (``y``) and optional numeric covariates. Rows of different series may
+(``ds``), a target column (``y``), optional numeric covariates and optional static columns (one
+category per series: a store's type, a product's family). Rows of different series may
 interleave; within a series, time must increase. `read_panel` reads such a table from a CSV file or
 a pandas DataFrame into a `Panel`, and every problem is a one-line `DataError` naming the file (or
 ``data``), the series id, the line (or index label) and the value. The panel's frequency comes from
@@ -59,6 +60,7 @@ class Panel:
         times: per series, (T_i,) strictly increasing timestamps: datetime64[us] for every series,
             or int64 steps for every series.
         covariates: column name -> per series (T_i,) float64 values, aligned with ``values``.
+        statics: column name -> per series one category (a string), constant over the series.
         freq: the pandas frequency alias of datetime times ("MS", "D", ...); None for integer steps.
     """
 
@@ -67,6 +69,7 @@ class Panel:
     times: tuple[np.ndarray, ...]
     covariates: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict)
     freq: str | None = None
+    statics: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self):
         ids = tuple(str(i) for i in self.ids)
@@ -78,13 +81,15 @@ class Panel:
         values = tuple(np.asarray(v, dtype=np.float64) for v in self.values)
         times = tuple(_as_times(t) for t in self.times)
         covariates = {str(n): tuple(np.asarray(c, dtype=np.float64) for c in cs) for n, cs in self.covariates.items()}
-        for name, columns in (("values", values), ("times", times), *covariates.items()):
+        statics = {str(n): tuple(str(c) for c in cs) for n, cs in self.statics.items()}
+        for name, columns in (("values", values), ("times", times), *covariates.items(), *statics.items()):
             if len(columns) != len(ids):
                 raise ValueError(f"{name} must hold {len(ids)} series, one per id; received {len(columns)}")
         for k, id in enumerate(ids):
             _check_series(id, values[k], times[k], {n: c[k] for n, c in covariates.items()})
         _check_freq(self.freq, {t.dtype.kind for t in times})
-        for name, value in (("ids", ids), ("values", values), ("times", times), ("covariates", covariates)):
+        for name, value in (("ids", ids), ("values", values), ("times", times), ("covariates", covariates),
+                            ("statics", statics)):
             object.__setattr__(self, name, value)  # frozen: the checked, converted fields replace the given
         object.__setattr__(self, "_positions", {id: k for k, id in enumerate(ids)})
 
@@ -94,7 +99,7 @@ class Panel:
     def __repr__(self) -> str:  # a summary: the fields' arrays of a real panel run to megabytes
         lengths = self.lengths()
         return (f"Panel({len(self)} series, lengths {lengths.min()} to {lengths.max()}, freq={self.freq!r}, "
-                f"covariates={list(self.covariates)})")
+                f"covariates={list(self.covariates)}" + (f", statics={list(self.statics)})" if self.statics else ")"))
 
     def lengths(self) -> np.ndarray:
         """(N,) int64: each series' number of time steps."""
@@ -120,7 +125,7 @@ class Panel:
         return PanelSeries(self.ids[k], self.values[k], self.times[k], {n: c[k] for n, c in self.covariates.items()})
 
     def to_frame(self, *, id_column: str = "unique_id", time_column: str = "ds", target: str = "y"):
-        """The panel as a long pandas DataFrame: columns id, time, target, then the covariates.
+        """The panel as a long pandas DataFrame: columns id, time, target, the covariates, then the statics.
 
         Raises:
             ImportError: without pandas.
@@ -133,9 +138,11 @@ class Panel:
         columns = {id_column: np.repeat(np.array(self.ids, dtype=object), self.lengths()),
                    time_column: np.concatenate(self.times), target: np.concatenate(self.values)}
         columns.update((name, np.concatenate(column)) for name, column in self.covariates.items())
-        if len(columns) != 3 + len(self.covariates):
-            raise ValueError(f"column names must be distinct; received {id_column!r}, {time_column!r}, {target!r} "
-                             f"and covariates {list(self.covariates)}")
+        columns.update((name, np.repeat(np.array(column, dtype=object), self.lengths()))
+                       for name, column in self.statics.items())
+        if len(columns) != 3 + len(self.covariates) + len(self.statics):
+            raise ValueError(f"column names must be distinct; received {id_column!r}, {time_column!r}, {target!r}, "
+                             f"covariates {list(self.covariates)} and statics {list(self.statics)}")
         return pd.DataFrame(columns)
 
     @classmethod
@@ -222,6 +229,7 @@ class _Columns(NamedTuple):
     time: str
     target: str
     covariates: tuple[str, ...]
+    statics: tuple[str, ...] = ()
 
 
 class _Rows(NamedTuple):
@@ -243,10 +251,11 @@ class _Table(NamedTuple):
     rows: _Rows
     times: np.ndarray                 # (R,) datetime64[us] or int64
     numbers: dict[str, np.ndarray]    # target and covariates: (R,) float64, NaN where missing
+    texts: dict[str, np.ndarray]      # static columns: (R,) str, "" where missing
 
 
 def read_panel(data, *, id_column: str = "unique_id", time_column: str = "ds", target: str = "y",
-               covariates=None, fill: str | None = None) -> Panel:
+               covariates=None, static=None, fill: str | None = None) -> Panel:
     """Read a long-format table of many series into a `Panel`.
 
     Rows of different series may interleave; each series keeps its rows' order, which must be
@@ -264,6 +273,8 @@ def read_panel(data, *, id_column: str = "unique_id", time_column: str = "ds", t
         time_column: the timestamp column.
         target: the value column.
         covariates: numeric columns to keep beside the target (a list, or comma-separated names).
+        static: columns holding one category per series (a list, or comma-separated names), read
+            as text (``Panel.statics``); each series must have the same, non-missing, cell in every row.
         fill: how to fill missing values ("", "nan", "NA", ...) within each series, as
             `rnnlab.data.series.read_csv`: None refuses them; "ffill", "interpolate" or "zero".
 
@@ -273,13 +284,11 @@ def read_panel(data, *, id_column: str = "unique_id", time_column: str = "ds", t
             value, for: a missing column; no rows; a missing id; a non-numeric or infinite value;
             missing values without `fill`; a timestamp that parses neither as an integer nor a date;
             a repeated or out-of-order timestamp within a series; irregular steps; series of
-            different frequencies.
+            different frequencies; a static column that is missing or changes within a series.
     """
     if fill is not None and fill not in FILL_MODES:
         raise DataError(f"fill must be one of {[None, *FILL_MODES]}; received {fill!r}")
-    if isinstance(covariates, str):
-        covariates = [c.strip() for c in covariates.split(",") if c.strip()]
-    names = _Columns(id_column, time_column, target, tuple(str(c) for c in covariates or ()))
+    names = _Columns(id_column, time_column, target, _names(covariates), _names(static))
     if len(set(_all(names))) != len(_all(names)):
         raise ValueError(f"id_column, time_column, target and covariates must be distinct; received {_all(names)}")
     if isinstance(data, (str, os.PathLike)):
@@ -291,8 +300,14 @@ def read_panel(data, *, id_column: str = "unique_id", time_column: str = "ds", t
     return _assemble(table, names, fill)
 
 
+def _names(columns) -> tuple[str, ...]:
+    if isinstance(columns, str):
+        return tuple(c.strip() for c in columns.split(",") if c.strip())
+    return tuple(str(c) for c in columns or ())
+
+
 def _all(names: _Columns) -> list[str]:
-    return [names.id, names.time, names.target, *names.covariates]
+    return [names.id, names.time, names.target, *names.covariates, *names.statics]
 
 
 def _check_columns(source: str, found: list[str], names: _Columns) -> None:
@@ -314,7 +329,8 @@ def _csv_table(path: Path, names: _Columns) -> _Table:
     where = _Rows(str(path), "line", lines, np.array(ids, dtype=str))
     times = _text_times(where, names.time, [row[at[names.time]] for row in rows])
     numbers = {n: _numbers(where, n, [row[at[n]] for row in rows]) for n in (names.target, *names.covariates)}
-    return _Table(where, times, numbers)
+    texts = {n: np.array([row[at[n]].strip() for row in rows], dtype=str) for n in names.statics}
+    return _Table(where, times, numbers, texts)
 
 
 def _frame_table(frame, names: _Columns) -> _Table:
@@ -343,7 +359,9 @@ def _frame_table(frame, names: _Columns) -> _Table:
         column = frame[name]
         cells = column.to_numpy(np.float64, na_value=np.nan) if column.dtype.kind in "fiub" else column.tolist()
         numbers[name] = _numbers(where, name, cells)
-    return _Table(where, times, numbers)
+    texts = {name: np.array(["" if _missing(cell) else str(cell).strip() for cell in frame[name].tolist()], dtype=str)
+             for name in names.statics}
+    return _Table(where, times, numbers, texts)
 
 
 def _frame_times(where: _Rows, name: str, column) -> np.ndarray:
@@ -412,6 +430,12 @@ def _numbers(where: _Rows, name: str, cells) -> np.ndarray:
     return numbers
 
 
+def _missing(cell) -> bool:
+    """A DataFrame cell that holds no value: None, NaN, pandas' NA or NaT."""
+    return (cell is None or type(cell).__name__ in ("NAType", "NaTType")
+            or (isinstance(cell, (float, np.floating)) and np.isnan(cell)))
+
+
 def _number(where: _Rows, name: str, k: int, cell) -> float:
     if cell is None or type(cell).__name__ in ("NAType", "NaTType"):
         return np.nan
@@ -434,15 +458,35 @@ def _shown(cell) -> str:
 def _assemble(table: _Table, names: _Columns, fill: str | None) -> Panel:
     ids, groups = _group(table.rows.ids)
     values, times, covariates = [], [], {name: [] for name in names.covariates}
+    statics = {name: [] for name in names.statics}
     for rows in groups:
         _check_order(table.rows, rows, table.times[rows])
         values.append(_filled(table, names.target, rows, fill))
         for name in names.covariates:
             covariates[name].append(_filled(table, name, rows, fill))
+        for name in names.statics:
+            statics[name].append(_constant(table, name, rows))
         times.append(table.times[rows])
     freq = infer_freq(table.rows.source, ids, times)
     return Panel(ids=tuple(ids), values=tuple(values), times=tuple(times),
-                 covariates={name: tuple(c) for name, c in covariates.items()}, freq=freq)
+                 covariates={name: tuple(c) for name, c in covariates.items()}, freq=freq,
+                 statics={name: tuple(c) for name, c in statics.items()})
+
+
+def _constant(table: _Table, name: str, rows: np.ndarray) -> str:
+    """The one category a static column holds for a series (every row the same, none missing)."""
+    where, column = table.rows, table.texts[name][rows]
+    empty = np.flatnonzero(column == "")
+    if empty.size:
+        raise DataError(f"{where.name(rows[0])}: static column {name!r} is missing at {where.place(rows[empty[0]])}; "
+                        "a static column needs the series' category in every row")
+    other = np.flatnonzero(column != column[0])
+    if other.size:
+        k = rows[other[0]]
+        raise DataError(f"{where.name(rows[0])}: static column {name!r} changes within the series: {str(column[0])!r} "
+                        f"at {where.place(rows[0])}, {str(table.texts[name][k])!r} at {where.place(k)}; it must hold one "
+                        "value per series")
+    return str(column[0])
 
 
 def _group(ids: np.ndarray) -> tuple[list[str], list[np.ndarray]]:

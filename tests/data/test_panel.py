@@ -247,3 +247,41 @@ def test_from_arrays():
         Panel.from_arrays([[1.0], [2.0, np.nan]])
     with pytest.raises(ValueError, match="ids must have one id per array"):
         Panel.from_arrays([[1.0]], ids=["a", "b"])
+
+
+# --- static columns: one category per series ----------------------------------------------------------
+
+STATIC = """unique_id,ds,y,store
+A,2020-03-01,1,big
+B,2021-01-01,5,small
+A,2020-04-01,2,big
+B,2021-02-01,6,small
+"""
+
+
+def test_a_static_column_holds_each_series_category_from_a_csv_or_a_dataframe(tmp_path):
+    pd = pytest.importorskip("pandas")
+    panel = read_panel(_write(tmp_path, STATIC), static="store")
+    assert panel.statics == {"store": ("big", "small")}
+    frame = pd.read_csv(_write(tmp_path, STATIC))
+    frame["store"] = frame["store"].astype("category")
+    assert read_panel(frame, static=["store"]).statics == panel.statics
+    numbered = frame.assign(store=[1, 2, 1, 2])  # numbers are categories too, by their text
+    assert read_panel(numbered, static="store").statics == {"store": ("1", "2")}
+    back = panel.to_frame()
+    assert back["store"].tolist() == ["big", "big", "small", "small"]
+    assert read_panel(back, static="store").statics == panel.statics
+
+
+def test_a_static_column_that_changes_or_is_missing_names_the_series_and_the_lines(tmp_path):
+    changed = STATIC.replace("A,2020-04-01,2,big", "A,2020-04-01,2,huge")
+    with pytest.raises(DataError, match=r"series 'A': static column 'store' changes within the series: 'big' at "
+                                        r"line 2, 'huge' at line 4"):
+        read_panel(_write(tmp_path, changed), static="store")
+    missing = STATIC.replace("B,2021-02-01,6,small", "B,2021-02-01,6,")
+    with pytest.raises(DataError, match=r"series 'B': static column 'store' is missing at line 5"):
+        read_panel(_write(tmp_path, missing), static="store")
+    with pytest.raises(DataError, match=r"column 'region' not found"):
+        read_panel(_write(tmp_path, STATIC), static="region")
+    with pytest.raises(ValueError, match=r"store must hold 2 series, one per id; received 1"):
+        Panel(ids=("a", "b"), values=([1.0], [2.0]), times=([0], [0]), statics={"store": ("x",)})

@@ -108,7 +108,7 @@ def _truncated(panel: Panel, drop: int) -> Panel:
     return Panel(ids=panel.ids, values=tuple(v[:n] for v, n in zip(panel.values, keep)),
                  times=tuple(t[:n] for t, n in zip(panel.times, keep)),
                  covariates={name: tuple(c[:n] for c, n in zip(column, keep)) for name, column in panel.covariates.items()},
-                 freq=panel.freq)
+                 freq=panel.freq, statics=panel.statics)
 
 
 def _collect(results: list, levels: tuple[float, ...], horizon: int) -> Backtest:

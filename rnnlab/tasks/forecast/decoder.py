@@ -5,7 +5,7 @@ DeepAR's recursion (Salinas et al. 2020) on rnnlab's RNN/LSTM/GRU layers, in z u
 
     s_0      = Encoder(x_1 … x_W)                          the encoder's final state, every layer
     v_0      = z_W                                         the window's last value, x_W[0]
-    d_k      = [v_{k-1}, future_k, e]                      k = 1 … h; e = Embedding(static)
+    d_k      = [v_{k-1}, future_k, e]                      k = 1 … h; e: the static embeddings
     s_k      = Decoder(d_k, s_{k-1})                       (B, H), the top layer's output
     raw_k    = W_o s_k + b_o                               (B, K), read by an output object
     v_k      = z_k                  teacher forcing (training: the true value)
@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from rnnlab.cells.base import check_positive_int
 from rnnlab.cells.lstm import LSTMState
+from rnnlab.tasks.forecast.panel import category_embedding, static_features
 from rnnlab.tasks.parts import ENCODERS, check_cell
 
 
@@ -55,15 +56,18 @@ class AutoregressiveNetwork(nn.Module):
         statics: series in the embedding table; with embedding_dim, an nn.Embedding(statics,
             embedding_dim) whose row for each window's series is fed to every decoder step.
         embedding_dim: features of that embedding (0: no embedding).
+        categories, category_dim: the categories of each static column and the features of each
+            one's embedding (`rnnlab.tasks.forecast.panel.CategoryEmbedding`), fed to every
+            decoder step beside the id's; () or 0: none.
 
     Shape:
-        inputs (B, W, past_features); future (B, h, future_features) or None; static (B,) int64
-        or None; teacher (B, h) → raw (B, h, K).
+        inputs (B, W, past_features); future (B, h, future_features) or None; static (B,) int64,
+        (B, 1 + S) with static columns, or None; teacher (B, h) → raw (B, h, K).
     """
 
     def __init__(self, horizon: int, outputs: int, *, cell: str = "lstm", hidden_size: int = 64,
                  num_layers: int = 1, dropout: float = 0.0, past_features: int = 2, future_features: int = 0,
-                 statics: int = 0, embedding_dim: int = 0) -> None:
+                 statics: int = 0, embedding_dim: int = 0, categories=(), category_dim: int = 0) -> None:
         super().__init__()
         check_cell(cell)
         for name, value in (("horizon", horizon), ("outputs", outputs), ("hidden_size", hidden_size),
@@ -79,7 +83,9 @@ class AutoregressiveNetwork(nn.Module):
         self.past_features, self.future_features = past_features, future_features
         # as PanelNetwork: an embedding only when both sizes are given (else static is ignored)
         self.embedding = nn.Embedding(statics, embedding_dim) if statics and embedding_dim else None
-        embedded = embedding_dim if self.embedding is not None else 0
+        self.categories = category_embedding(categories, category_dim)
+        embedded = ((embedding_dim if self.embedding is not None else 0)
+                    + (self.categories.width if self.categories is not None else 0))
         between = float(dropout) if num_layers > 1 else 0.0  # the layers' dropout acts between layers only
         layer = ENCODERS[cell]
         self.encoder = layer(past_features, hidden_size, num_layers=num_layers, batch_first=True, dropout=between)
@@ -94,7 +100,8 @@ class AutoregressiveNetwork(nn.Module):
         Args:
             inputs: (B, W, past_features) the window, batch-first; inputs[..., 0] is z.
             future: (B, h, future_features), or None when future_features = 0.
-            static: (B,) int64 series indices, or None without an embedding (ignored then).
+            static: (B,) int64 series indices, (B, 1 + S) with static columns (the index, then
+                each column's category), or None without embeddings (ignored then).
             teacher: (B, h) the true z of the horizon: the decoder reads v_0 = z_W, then
                 teacher[:, :-1], in one call over all h steps (teacher[:, -1] is never read).
             feedback: maps a step's raw (B, 1, K) to the value fed to the next step (B, 1), for
@@ -155,8 +162,8 @@ class AutoregressiveNetwork(nn.Module):
         parts = [inputs.new_zeros(batch_size, self.horizon, 0)]
         if self.future_features:
             parts.append(future)
-        if self.embedding is not None:
-            parts.append(self.embedding(static)[:, None, :].expand(-1, self.horizon, -1).to(inputs.dtype))
+        for embedded in static_features(self.embedding, self.categories, static):
+            parts.append(embedded[:, None, :].expand(-1, self.horizon, -1).to(inputs.dtype))
         return state, first, torch.cat(parts, dim=-1)  # (B, h, F_future + E)
 
     def _decode(self, previous: Tensor, context: Tensor, state: Any) -> tuple[Tensor, Any]:
@@ -193,12 +200,19 @@ class AutoregressiveNetwork(nn.Module):
         elif not isinstance(future, Tensor) or tuple(future.shape) != expected:
             shown = tuple(future.shape) if isinstance(future, Tensor) else type(future).__name__
             raise ValueError(f"future must have shape (B, h, future_features) = {expected}; received {shown}")
-        if self.embedding is None:
+        if self.embedding is None and self.categories is None:
             return
-        if (not isinstance(static, Tensor) or tuple(static.shape) != (batch_size,)
-                or static.dtype.is_floating_point or static.dtype.is_complex or static.dtype == torch.bool):
+        integer = isinstance(static, Tensor) and not (static.dtype.is_floating_point or static.dtype.is_complex
+                                                      or static.dtype == torch.bool)
+        if self.categories is not None:
+            wanted = f"({batch_size}, {1 + len(self.categories.sizes)}) integer indices (the series, then each category)"
+            right = integer and tuple(static.shape) == (batch_size, 1 + len(self.categories.sizes))
+        else:
+            wanted = f"({batch_size},) integer series indices"
+            right = integer and static.dim() in (1, 2) and len(static) == batch_size
+        if not right:
             shown = f"shape {tuple(static.shape)}, dtype {static.dtype}" if isinstance(static, Tensor) else repr(static)
-            raise ValueError(f"static must be ({batch_size},) integer series indices; received {shown}")
+            raise ValueError(f"static must be {wanted}; received {shown}")
 
 
 def _repeat_state(state: Any, n: int) -> Any:

@@ -11,7 +11,8 @@ level, so that a series of thousands and one of tens are the same problem to it.
 
 past_t are covariates known only up to now, future_t those known ahead (calendar features of the
 timestamps, the user's known-ahead columns), both already scaled; static is the series' index for
-an embedding. An output (`rnnlab.tasks.forecast.outputs`) turns raw into the loss, quantiles and
+an id embedding, followed, where the panel has static columns, by each column's category index
+(`CategoryEmbedding`). An output (`rnnlab.tasks.forecast.outputs`) turns raw into the loss, quantiles and
 samples of z; a forecast maps them back, ŷ = level · exp(z) or level · (1 + z), which keeps every
 quantile positive for positive series and, the map being increasing, quantiles quantiles.
 
@@ -40,7 +41,8 @@ from rnnlab.tasks.parts import ENCODERS
 class PanelInputs(NamedTuple):
     """A batch of windows as the network takes it.
 
-    values (B, W, F_past); future (B, h, F_future) or None; static (B,) int64 or None;
+    values (B, W, F_past); future (B, h, F_future) or None; static (B,) int64 series indices, or
+    (B, 1 + S) the index then each of S static columns' category indices, or None;
     teacher (B, h) the true z of the horizon, for an autoregressive decoder's teacher forcing (or None);
     level (B,).
     """
@@ -173,30 +175,86 @@ def draw_cuts(rows: np.ndarray, first_end: int, last_end: np.ndarray, draws: int
     return chosen, ends
 
 
+class CategoryEmbedding(nn.Module):
+    """Static categorical features: one learnt vector per category of each of S static columns.
+
+    One table holds every column's categories, column s's rows starting at the sum of the earlier
+    columns' sizes, so one lookup embeds them all: e_s = E[offset_s + c_s], concatenated.
+
+    Args:
+        sizes: the number of categories of each static column.
+        dim: the features of each column's embedding.
+
+    Shape: categories (B, S) int64, category c_s of column s in [0, sizes[s]) → (B, S · dim).
+    """
+
+    def __init__(self, sizes, dim: int) -> None:
+        super().__init__()
+        sizes = tuple(sizes)
+        if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+            raise ValueError(f"sizes must be one or more positive ints; received {sizes!r}")
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive int; received {dim!r}")
+        self.sizes, self.width = sizes, len(sizes) * dim
+        self.table = nn.Embedding(sum(sizes), dim)
+        self.register_buffer("offsets", torch.tensor(np.cumsum((0,) + sizes[:-1]), dtype=torch.int64),
+                             persistent=False)
+
+    def forward(self, categories: Tensor) -> Tensor:
+        if categories.dim() != 2 or categories.shape[1] != len(self.sizes):
+            raise ValueError(f"categories must have shape (B, {len(self.sizes)}); received {tuple(categories.shape)}")
+        return self.table(categories + self.offsets).flatten(1)
+
+
+def static_features(embedding: nn.Embedding | None, categories: CategoryEmbedding | None,
+                    static: Tensor | None) -> list[Tensor]:
+    """A network's static inputs of a batch: [id embedding (B, E)] and [categories (B, S · D)],
+    each where the network has it; static is (B,) indices or (B, 1 + S) (see `PanelInputs`)."""
+    parts = []
+    if embedding is not None:
+        parts.append(embedding(static if static.dim() == 1 else static[:, 0]))
+    if categories is not None:
+        if static is None or static.dim() != 2:
+            shown = None if static is None else tuple(static.shape)
+            raise ValueError(f"static must have shape (B, 1 + {len(categories.sizes)}): the series index, then "
+                             f"each static column's category; received {shown}")
+        parts.append(categories(static[:, 1:]))
+    return parts
+
+
+def category_embedding(sizes, dim: int) -> CategoryEmbedding | None:
+    """The networks' embedding of static columns of `sizes` categories (None without columns or dim 0)."""
+    return CategoryEmbedding(sizes, dim) if len(tuple(sizes)) and dim else None
+
+
 class PanelNetwork(nn.Module):
     """The direct multi-step forecaster (MQ-RNN): an rnnlab encoder over the window, then one linear
-    head from [h_W, embedding, future_1 … future_h] to every step's K raw outputs.
+    head from [h_W, embeddings, future_1 … future_h] to every step's K raw outputs.
 
-    Shape: values (B, W, past_features), future (B, h, future_features), static (B,) → (B, h, K).
+    statics and embedding_dim size the id embedding (nn.Embedding(statics, embedding_dim), none
+    unless both are given); categories and category_dim the static columns' (`CategoryEmbedding`).
+
+    Shape: values (B, W, past_features), future (B, h, future_features), static (B,) or (B, 1 + S)
+    → (B, h, K).
     """
 
     def __init__(self, horizon: int, outputs: int, *, cell: str = "lstm", hidden_size: int = 64,
                  num_layers: int = 1, dropout: float = 0.0, past_features: int = 2, future_features: int = 0,
-                 statics: int = 0, embedding_dim: int = 0) -> None:
+                 statics: int = 0, embedding_dim: int = 0, categories=(), category_dim: int = 0) -> None:
         super().__init__()
         self.horizon, self.outputs, self.future_features = horizon, outputs, future_features
         self.encoder = ENCODERS[cell](past_features, hidden_size, num_layers=num_layers, batch_first=True,
                                       dropout=dropout if num_layers > 1 else 0.0)
         self.embedding = nn.Embedding(statics, embedding_dim) if statics and embedding_dim else None
-        width = hidden_size + (embedding_dim if self.embedding is not None else 0) + horizon * future_features
+        self.categories = category_embedding(categories, category_dim)
+        width = (hidden_size + (embedding_dim if self.embedding is not None else 0) + horizon * future_features
+                 + (self.categories.width if self.categories is not None else 0))
         self.head = nn.Linear(width, horizon * outputs)
 
     def forward(self, values: Tensor, future: Tensor | None = None, static: Tensor | None = None) -> Tensor:
         _, final = self.encoder(values)
         h_n = final.h if isinstance(final, LSTMState) else final  # (L, B, H)
-        parts = [h_n[-1]]
-        if self.embedding is not None:
-            parts.append(self.embedding(static))
+        parts = [h_n[-1], *static_features(self.embedding, self.categories, static)]
         if self.future_features:
             parts.append(future.flatten(1))  # (B, h · F)
         raw = self.head(torch.cat(parts, dim=-1))

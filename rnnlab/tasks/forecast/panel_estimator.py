@@ -36,7 +36,7 @@ class PanelForecaster(Estimator):
 
     def fit(self, data: Any, *, id_column: str = "unique_id", time_column: str = "ds", target: str = "y",
             future_covariates: str | Sequence[str] | None = None, past_covariates: str | Sequence[str] | None = None,
-            fill: str | None = None, callbacks: Sequence | None = None, checkpoint_dir: str | Path | None = None,
+            static_covariates: str | Sequence[str] | None = None, fill: str | None = None, callbacks: Sequence | None = None, checkpoint_dir: str | Path | None = None,
             resume: bool = False) -> PanelForecaster:
         """Trains one network on every series of `data`; returns self.
 
@@ -48,12 +48,17 @@ class PanelForecaster(Estimator):
             future_covariates: columns known in advance (prices, holidays); `predict` needs them
                 for the horizon too (its `future`).
             past_covariates: columns known only up to now.
+            static_covariates: columns holding one category per series (a store's type, a
+                product's family), each learnt as an embedding of `static_embedding` features;
+                a series whose category changes between rows is an error, as is a category at
+                predict time that training never saw.
             fill: "ffill", "interpolate" or "zero" for missing values (default: they are an error).
             callbacks, checkpoint_dir, resume: as every estimator's.
         """
         return self._fit(data, id_column=id_column, time_column=time_column, target=target,
                          future_covariates=joined_names(future_covariates),
                          past_covariates=joined_names(past_covariates),
+                         static_covariates=joined_names(static_covariates),
                          fill=fill, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume)
 
     # --- forecasting -------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ Features per input step are [z, known, past covariates, future covariates] and p
 the future covariates (`rnnlab.tasks.forecast.panel`): calendar features of the timestamps (when
 `calendar`), and the user's columns, each standardised by its series' own mean and spread over
 the observed steps. Future covariates must be known for the horizon: in the data for its own
-steps, and in `future` to forecast past a series' end.
+steps, and in `future` to forecast past a series' end. Static columns (`static_covariates`: one
+category per series, a store's type) are embedded, each with `static_embedding` features, and fed
+to the head (or to every decoder step) beside the optional id embedding; their categories are
+fitted with the run, and one never seen is refused at predict time.
 
 A run directory holds, beside the pipeline's files, predictions.csv (each series' test span with
 the forecast, its quantiles and both baselines) and forecast.png (a few series with their intervals).
@@ -67,7 +70,8 @@ class PanelConfig(RunConfig):
     """Everything a panel forecast depends on; saved in the run's config.json."""
 
     POSITIVE = RunConfig.POSITIVE + ("steps_per_epoch", "min_known", "ensemble")
-    DATA = ("data", "id_column", "time_column", "target", "future_covariates", "past_covariates", "fill")
+    DATA = ("data", "id_column", "time_column", "target", "future_covariates", "past_covariates", "static_covariates",
+            "fill")
 
     batch_size: int = field(default=256, metadata={"help": "windows per batch"})
     epochs: int = field(default=30, metadata={"help": "epochs of steps_per_epoch batches (early stopping may end sooner)"})
@@ -81,6 +85,9 @@ class PanelConfig(RunConfig):
                                                                   "known in advance (needed for the horizon too)"})
     past_covariates: str | None = field(default=None, metadata={"type": str, "help": "comma-separated columns "
                                                                 "known only up to now"})
+    static_covariates: str | None = field(default=None, metadata={"type": str, "help": "comma-separated columns "
+                                                                  "holding one category per series (a store's "
+                                                                  "type), each learnt as an embedding"})
     fill: str | None = field(default=None, metadata={"type": str, "choices": list(FILL_MODES),
                                                      "help": "how to fill missing values (default: an error)"})
     horizon: int | None = field(default=None, metadata={"type": int, "help": "steps forecast (default: by frequency, "
@@ -103,6 +110,8 @@ class PanelConfig(RunConfig):
                                                              "value is positive"})
     calendar: bool = field(default=True, metadata={"help": "calendar features of the timestamps as future covariates"})
     id_embedding: int = field(default=0, metadata={"help": "size of a learnt embedding of each series' id (0: none)"})
+    static_embedding: int = field(default=4, metadata={"help": "size of the learnt embedding of each static "
+                                                               "column's categories"})
     ensemble: int = field(default=1, metadata={"help": "networks trained from different initial weights; the "
                                                        "forecast is their median"})
     steps_per_epoch: int = field(default=50, metadata={"help": "batches per epoch, drawn across series"})
@@ -119,6 +128,8 @@ class PanelConfig(RunConfig):
             raise ValueError(f"window_factor must be > 0; received {self.window_factor!r}")
         if self.id_embedding < 0:
             raise ValueError(f"id_embedding must be >= 0; received {self.id_embedding!r}")
+        if self.static_embedding < 1:
+            raise ValueError(f"static_embedding must be >= 1; received {self.static_embedding!r}")
         if self.bidirectional:
             raise ValueError("bidirectional must be False: a forecast reads its window forwards, up to now; "
                              "received True")
@@ -143,7 +154,7 @@ class Prepared(NamedTuple):
 
     panel: Panel
     windows: Windows              # the training part of every series (all but the test span)
-    static: np.ndarray            # (N,) each series' index for the id embedding
+    static: np.ndarray            # (N,) each series' index for the id embedding, or (N, 1 + S) (`PanelTask.static`)
     test: np.ndarray | None       # (N, h) each series' test span, or None without holdout
     cuts: tuple                   # training_cuts(...) of the training part
 
@@ -162,12 +173,14 @@ class PanelTask(Task):
         self.horizon = self.season = self.window = None
         self.log: bool | None = None
         self.ids: list[str] | None = None
+        self.categories: dict[str, list[str]] = {}  # each static column's categories, as fitted
 
     # --- the fitted state --------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
         return {"freq": self.freq, "step": self.step, "horizon": self.horizon, "season": self.season,
-                "window": self.window, "log": self.log, "ids": list(self.ids)}
+                "window": self.window, "log": self.log, "ids": list(self.ids),
+                "categories": {name: list(values) for name, values in self.categories.items()}}
 
     def load_state_dict(self, saved: dict) -> None:
         state = SavedState(saved)
@@ -180,6 +193,10 @@ class PanelTask(Task):
         self.window = state.integer("window", minimum=1)
         self.log = state.boolean("log")
         self.ids = state.strings("ids")
+        # runs saved before static columns existed have no "categories"
+        categories = state.object("categories") if state.has("categories") else None
+        self.categories = {} if categories is None else {
+            name: categories.strings(name) for name in self.config.covariates("static_covariates")}
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -192,9 +209,10 @@ class PanelTask(Task):
         else:
             panel = read_panel(data, id_column=config.id_column, time_column=config.time_column, target=config.target,
                                covariates=config.covariates("future_covariates") + config.covariates("past_covariates"),
-                               fill=config.fill)
+                               static=config.covariates("static_covariates"), fill=config.fill)
         missing = [c for c in config.covariates("future_covariates") + config.covariates("past_covariates")
                    if c not in panel.covariates]
+        missing += [c for c in config.covariates("static_covariates") if c not in panel.statics]
         if missing:
             raise DataError(f"{argument} {quoted(data)} has no covariate column {missing[0]!r}")
         if self.ids is not None:
@@ -206,6 +224,11 @@ class PanelTask(Task):
                 if unknown:
                     raise DataError(f"{argument} {quoted(data)}: series {unknown[0]!r} was not among the series the "
                                     "run was trained on, and its id embedding knows only those")
+            for name, known in self.categories.items():
+                unseen = next(((i, c) for i, c in zip(panel.ids, panel.statics[name]) if c not in known), None)
+                if unseen is not None:
+                    raise DataError(f"{argument} {quoted(data)}: series {unseen[0]!r} has {name} {unseen[1]!r}, a "
+                                    f"category the run never saw; it knows {known[:10]}")
         return panel
 
     def _resolve(self, panel: Panel) -> None:
@@ -228,6 +251,7 @@ class PanelTask(Task):
                 raise DataError(f"likelihood 'negative_binomial' models counts; series {bad!r} has a value that is "
                                 "not a whole number >= 0")
         self.ids = list(panel.ids)
+        self.categories = {name: sorted(set(panel.statics[name])) for name in config.covariates("static_covariates")}
 
     def prepare(self, data: Any, validation_data: Any = None) -> Prepared:
         if validation_data is not None:
@@ -247,9 +271,14 @@ class PanelTask(Task):
                                                                                 self.config.min_known))
 
     def static(self, panel: Panel) -> np.ndarray:
-        if not self.config.id_embedding:
-            return np.zeros(len(panel), dtype=np.int64)
-        return np.array([self.ids.index(i) for i in panel.ids], dtype=np.int64)
+        """Each series' index in the id embedding (0 without one): (N,); with static columns,
+        (N, 1 + S): the index, then each column's category index."""
+        index = (np.array([self.ids.index(i) for i in panel.ids], dtype=np.int64) if self.config.id_embedding
+                 else np.zeros(len(panel), dtype=np.int64))
+        if not self.categories:
+            return index
+        codes = [[known.index(c) for c in panel.statics[name]] for name, known in self.categories.items()]
+        return np.column_stack([index, *codes]).astype(np.int64)
 
     def windows(self, panel: Panel, ends: np.ndarray, future: Panel | None = None, argument: str = "data",
                 forecast: bool = False) -> Windows:
@@ -316,7 +345,9 @@ class PanelTask(Task):
         members = [network(self.horizon, self.output.outputs, cell=config.model, hidden_size=config.hidden_size,
                            num_layers=config.num_layers, dropout=config.dropout, past_features=past,
                            future_features=future, statics=len(self.ids) if config.id_embedding else 0,
-                           embedding_dim=config.id_embedding) for _ in range(config.ensemble)]
+                           embedding_dim=config.id_embedding,
+                           categories=tuple(len(known) for known in self.categories.values()),
+                           category_dim=config.static_embedding) for _ in range(config.ensemble)]
         return PanelModel(members, self.output, autoregressive=config.decoder == "autoregressive")
 
     def loss(self, raw: torch.Tensor, targets: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -508,19 +539,28 @@ class PanelTask(Task):
         if future:
             example, names, axes = (*example, torch.zeros(2, self.horizon, future)), [*names, "future"], {
                 **axes, "future": {0: "batch"}}
-        return [Graph(_Exported(model), example, names, ["raw"], axes)]
+        if self.categories:
+            statics = torch.zeros(2, 1 + len(self.categories), dtype=torch.int64)
+            example, names, axes = (*example, statics), [*names, "static"], {**axes, "static": {0: "batch"}}
+        return [Graph(_Exported(model, bool(future), bool(self.categories)), example, names, ["raw"], axes)]
 
 
 class _Exported(torch.nn.Module):
-    """The forecaster as (inputs, future) → raw (M, B, h, K), every series at embedding index 0."""
+    """The forecaster as (inputs[, future][, static]) → raw (M, B, h, K): static (B, 1 + S) the
+    series' id index and static columns' category indices where the run has static columns;
+    without them every series is at id-embedding index 0."""
 
-    def __init__(self, model: PanelModel) -> None:
+    def __init__(self, model: PanelModel, future: bool, static: bool) -> None:
         super().__init__()
-        self.model = model
+        self.model, self.future, self.static = model, future, static
 
-    def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, second: torch.Tensor | None = None,
+                third: torch.Tensor | None = None) -> torch.Tensor:
+        # positional, not *args: torch.export matches each named input to its dynamic axes
+        future = second if self.future else None
         first = inputs[:, 0, 0]  # (B,): the batch size stays symbolic in the exported graph
-        static = torch.zeros_like(first, dtype=torch.int64)
+        given = (third if self.future else second) if self.static else None
+        static = given if given is not None else torch.zeros_like(first, dtype=torch.int64)
         return self.model(PanelInputs(inputs, future, static, None, torch.ones_like(first)))
 
 

@@ -286,3 +286,22 @@ def test_future_is_refused_when_the_constructor_has_none():
 def test_constructor_errors(options, message):
     with pytest.raises(ValueError, match=message):
         AutoregressiveNetwork(HORIZON, 2, **options)
+
+
+def test_static_columns_reach_every_decoder_step_and_recursion_still_equals_teacher_forcing():
+    torch.manual_seed(0)
+    model = AutoregressiveNetwork(HORIZON, 3, hidden_size=8, past_features=3, statics=3, embedding_dim=2,
+                                  categories=(2, 3), category_dim=2).double().eval()
+    inputs = torch.randn(BATCH, WINDOW, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    static = torch.tensor([[0, 1, 2], [1, 0, 0], [2, 1, 1], [0, 0, 2]])  # the id, then each column's category
+    feedback = recording(lambda raw: raw[..., 0])
+    with torch.no_grad():
+        recursive = model(inputs, None, static, feedback=feedback)
+        forced = model(inputs, None, static, teacher=torch.cat(feedback.values, dim=1))
+        other = model(inputs, None, static.index_fill(1, torch.tensor([2]), 0), feedback=lambda raw: raw[..., 0])
+    torch.testing.assert_close(forced, recursive, rtol=0, atol=1e-12)
+    changed = (other - recursive).abs().amax(dim=(1, 2))
+    assert (changed[static[:, 2] != 0] > 0).all() and (changed[static[:, 2] == 0] == 0).all()
+    with pytest.raises(ValueError, match=r"static must be \(4, 3\) integer indices \(the series, then each "
+                                         r"category\); received shape \(4,\), dtype torch.int64"):
+        model(inputs, None, static[:, 0], feedback=lambda raw: raw[..., 0])
