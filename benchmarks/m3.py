@@ -283,13 +283,14 @@ def rnnlab_function(method: str):
     return forecast_panel_quantiles
 
 
-def forecast_rnnlab(panel: Panel, function, seeds: int) -> tuple[np.ndarray, list[np.ndarray], float]:
+def forecast_rnnlab(panel: Panel, function, seeds: int, settings: dict | None = None
+                    ) -> tuple[np.ndarray, list[np.ndarray], float]:
     """The median over seeds 0 … seeds−1 of function's median forecasts (N, h), each seed's, and the
     share of test values inside the 90% interval (each bound the median over seeds of its quantile)."""
     runs = []
     for seed in range(seeds):
         quantiles = np.asarray(function(panel.train, horizon=panel.horizon, season=panel.season, seed=seed,
-                                        levels=LEVELS), dtype=np.float64)
+                                        levels=LEVELS, **(settings or {})), dtype=np.float64)
         if quantiles.shape != (*panel.test.shape, len(LEVELS)):
             raise ValueError(f"forecast_panel_quantiles must return shape {(*panel.test.shape, len(LEVELS))} for M3 "
                              f"{panel.frequency}; received {quantiles.shape}")
@@ -314,7 +315,7 @@ def run_method(method: str, panels: dict[str, Panel], args) -> dict:
         if function is None:
             forecasts, runs = forecast_peer(panel, method, args.n_jobs), []
         else:
-            forecasts, runs, coverage = forecast_rnnlab(panel, function, args.seeds)
+            forecasts, runs, coverage = forecast_rnnlab(panel, function, args.seeds, args.settings)
         wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
         results[frequency] = {**score(panel, forecasts), "wall_s": wall, "cpu_s": cpu}
         if coverage is not None:
@@ -324,8 +325,8 @@ def run_method(method: str, panels: dict[str, Panel], args) -> dict:
         log(f"{method:>15} {frequency:>9}: sMAPE {results[frequency]['smape']:6.2f}  MASE "
             f"{results[frequency]['mase']:.3f}  ({wall:.1f} s wall, {cpu:.1f} s CPU, {len(panel.names)} series)")
     settings = peer_settings(method) if function is None else (
-        f"{function.__module__}.{function.__name__}(train, horizon, season, seed), median over seeds "
-        f"0..{args.seeds - 1}")
+        f"{function.__module__}.{function.__name__}(train, horizon, season, seed"
+        + "".join(f", {k}={v!r}" for k, v in args.settings.items()) + f"), median over seeds 0..{args.seeds - 1}")
     return {"settings": settings, "reused_from": None, "frequencies": results, "overall": overall(results)}
 
 
@@ -446,6 +447,26 @@ def parse_list(text: str, allowed, option: str) -> list[str]:
     return items
 
 
+def parse_settings(text: str) -> dict:
+    """'key=value,...' → {key: value}, each value an int, a float, true/false or a word."""
+    settings = {}
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise SystemExit(f"--settings takes key=value pairs separated by commas; received {item!r}")
+        settings[key.strip()] = setting_value(value.strip())
+    return settings
+
+
+def setting_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
 def parse_args(argv) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="M3 (3003 series, official horizons): sMAPE and MASE of rnnlab's "
                                                  "global forecaster and statsforecast's automatic models.")
@@ -456,6 +477,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--series", type=int, default=None,
                         help="only the first N series of each frequency (quick runs)")
     parser.add_argument("--seeds", type=int, default=1, help="rnnlab: seeds 0..K-1, element-wise median forecast")
+    parser.add_argument("--settings", default="", help="rnnlab: PanelForecaster settings other than the defaults, "
+                                                         "'key=value,...' (e.g. decoder=autoregressive)")
     parser.add_argument("--n-jobs", type=int, default=2, help="statsforecast worker processes (default 2)")
     parser.add_argument("--reuse-peers", nargs="?", const=DEFAULT_PEERS, default=None, type=Path, metavar="FILE",
                         help=f"take the statsforecast peers from FILE (default {DEFAULT_PEERS}) when the split and "
@@ -466,6 +489,7 @@ def parse_args(argv) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.methods = parse_list(args.methods, METHODS, "--methods")
     args.frequencies = parse_list(args.frequencies, tuple(M3_FREQUENCIES), "--frequencies")
+    args.settings = parse_settings(args.settings)
     if (args.series is not None and args.series < 1) or args.seeds < 1 or args.n_jobs < 1:
         parser.error("--series, --seeds and --n-jobs must be >= 1")
     return args

@@ -119,6 +119,14 @@ class Panel:
         except KeyError:
             raise KeyError(f"series {str(id)!r} is not in the panel; its first ids are {list(self.ids[:5])}") from None
 
+    def subset(self, positions) -> Panel:
+        """The panel of the series at `positions` (indices into ``ids``), in that order."""
+        positions = [int(k) for k in positions]
+        return Panel(ids=tuple(self.ids[k] for k in positions), values=tuple(self.values[k] for k in positions),
+                     times=tuple(self.times[k] for k in positions),
+                     covariates={n: tuple(c[k] for k in positions) for n, c in self.covariates.items()},
+                     freq=self.freq, statics={n: tuple(c[k] for k in positions) for n, c in self.statics.items()})
+
     def series(self, id) -> PanelSeries:
         """Series `id`: its values, times and covariates."""
         k = self.position(id)

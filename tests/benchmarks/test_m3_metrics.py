@@ -70,3 +70,11 @@ def test_published_theta_overall_is_the_point_mean_of_its_frequencies(m3):
     points = {f: h * n for f, (h, _, n) in m3.M3_FREQUENCIES.items()}
     weighted = sum(theta[f] * w for f, w in points.items()) / sum(points.values())
     assert weighted == pytest.approx(theta["overall"], abs=0.01)
+
+
+def test_settings_are_read_as_numbers_flags_and_words(m3):
+    assert m3.parse_settings("decoder=autoregressive, hidden_size=128,window_factor=2.5,calendar=false") == {
+        "decoder": "autoregressive", "hidden_size": 128, "window_factor": 2.5, "calendar": False}
+    assert m3.parse_settings("") == {}
+    with pytest.raises(SystemExit, match=r"key=value pairs separated by commas; received 'ensemble'"):
+        m3.parse_settings("ensemble")

@@ -260,15 +260,24 @@ class PanelTask(Task):
         panel = self.read(data)
         if self.ids is None:
             self._resolve(panel)
-        held = self.horizon if self.config.holdout else 0
-        need = self.config.min_known + self.horizon + held
-        check_lengths(panel, need, f"min_known + horizon{' + the held-out horizon' if held else ''} "
-                                   f"({self.config.min_known} + {self.horizon}{f' + {held}' if held else ''})")
+        config = self.config
+        if config.holdout:  # every series is scored on its last horizon, so each needs one, and values before it
+            check_lengths(panel, config.min_known + 2 * self.horizon, f"min_known + horizon + the held-out horizon "
+                                                                     f"({config.min_known} + {self.horizon} + "
+                                                                     f"{self.horizon})")
+        else:  # every series is forecast from its values; a series too short for a training window trains on none
+            check_lengths(panel, config.min_known, f"min_known ({config.min_known})")
+        held = self.horizon if config.holdout else 0
         ends = panel.lengths() - held
+        cuts = training_cuts(ends, self.horizon, config.min_known)
+        if not cuts[2].size:
+            longest = int(np.argmax(ends))
+            raise DataError(f"no series is long enough to train on: a training window needs min_known + horizon "
+                            f"({config.min_known} + {self.horizon}) values; the longest, {panel.ids[longest]!r}, has "
+                            f"{ends[longest]}")
         windows = self.windows(panel, ends, argument="data")
         test = np.stack([v[-held:] for v in panel.values]) if held else None
-        return Prepared(panel, windows, self.static(panel), test, training_cuts(ends, self.horizon,
-                                                                                self.config.min_known))
+        return Prepared(panel, windows, self.static(panel), test, cuts)
 
     def static(self, panel: Panel) -> np.ndarray:
         """Each series' index in the id embedding (0 without one): (N,); with static columns,
@@ -286,6 +295,8 @@ class PanelTask(Task):
         future ones for the horizon after each end, from the panel or from `future`). To `forecast`
         past an end, the horizon's future covariates must be known; training never reads them."""
         config, horizon = self.config, self.horizon
+        if forecast:
+            check_lengths(panel, config.min_known, f"min_known ({config.min_known})")
         past_names, future_names = config.covariates("past_covariates"), config.covariates("future_covariates")
         values = [v[:end] for v, end in zip(panel.values, ends)]
         past, ahead = [], []
@@ -434,12 +445,16 @@ class PanelTask(Task):
         """The model's and both baselines' forecasts of the test span (or, without holdout, of the
         validation span), with their metrics."""
         panel, horizon = prepared.panel, self.horizon
+        if prepared.test is not None:  # the training windows end before the test span
+            windows, static = prepared.windows, prepared.static
+        else:  # the last horizon (what chose the epoch, not held out) forecast from the values before it,
+            # for the series long enough to have both
+            long = np.flatnonzero(panel.lengths() >= self.config.min_known + horizon)
+            panel = panel if len(long) == len(panel) else panel.subset(long)
+            windows, static = self.windows(panel, panel.lengths() - horizon), self.static(panel)
         history = [v[:-horizon] for v in panel.values]
         actual = np.stack([v[-horizon:] for v in panel.values])
-        # with holdout the training windows end before the test span; without, the last horizon
-        # (what chose the epoch, not held out) is forecast from the values before it
-        windows = prepared.windows if prepared.test is not None else self.windows(panel, panel.lengths() - horizon)
-        quantiles = self.quantiles(model, windows, prepared.static)
+        quantiles = self.quantiles(model, windows, static)
         span = "test" if prepared.test is not None else "validation"
         levels = self.config.levels
         median = quantiles[..., levels.index(0.5)]
@@ -447,7 +462,8 @@ class PanelTask(Task):
                      "seasonal_naive": np.stack([_seasonal_naive(h, self.season, horizon) for h in history])}
         metrics = {name: self._metrics(actual, f, history, quantiles if name == "model" else None)
                    for name, f in forecasts.items()}
-        return {"span": span, "actual": actual, "forecasts": forecasts, "quantiles": quantiles, "metrics": metrics}
+        return {"span": span, "panel": panel, "actual": actual, "forecasts": forecasts, "quantiles": quantiles,
+                "metrics": metrics}
 
     def _metrics(self, actual: np.ndarray, forecast: np.ndarray, history, quantiles) -> dict:
         scales = np.array([_scale(h, self.season) for h in history])
@@ -472,7 +488,7 @@ class PanelTask(Task):
     # --- outputs -----------------------------------------------------------------------------------
 
     def write_outputs(self, run_dir: Path, model, prepared: Prepared, evaluation: dict) -> Outputs:
-        panel, levels = prepared.panel, self.config.levels
+        panel, levels = evaluation["panel"], self.config.levels  # the series scored
         quantile_names = [f"q{q:g}" for q in levels]
         lines = ["unique_id,ds,y,forecast," + ",".join(quantile_names) + ",naive,seasonal_naive"]
         horizon = self.horizon
@@ -511,7 +527,7 @@ class PanelTask(Task):
         """Metrics of the model and both baselines on the test span of `data` (the run's own by default)."""
         prepared = self.own_data() if data is None else self.prepare(data)
         evaluation = self.score(model, prepared)
-        return {"data": name_of(self.config.data if data is None else data), "series": len(prepared.panel),
+        return {"data": name_of(self.config.data if data is None else data), "series": len(evaluation["panel"]),
                 "horizon": self.horizon, "season": self.season, "span": evaluation["span"],
                 "metrics": evaluation["metrics"]}
 

@@ -197,6 +197,21 @@ def test_a_static_category_is_learnt_calm_series_get_narrower_intervals_than_wil
         fitted.predict(one.assign(kind="stormy"))
 
 
+def test_without_holdout_a_series_too_short_to_train_on_is_still_forecast():
+    """As M1's quarterly series of 10 values with h = 8: min_known values suffice to forecast a
+    series; it trains and is validated on no window, and the others are."""
+    train = arrays(count=4) + [np.array([30.0, 31.0, 29.0, 33.0])]
+    fitted = rnnlab.PanelForecaster(horizon=3, holdout=False, **TINY).fit(train)
+    forecast = fitted.predict(train)
+    assert forecast.shape == (5, 3) and np.isfinite(forecast).all()
+    assert fitted.evaluate(train)["series"] == 4  # validation: the series with a horizon and min_known before it
+    with pytest.raises(DataError, match=r"series '4' has 2 values; min_known \(3\) needs at least 3"):
+        fitted.predict(train[:4] + [train[4][:2]])
+    with pytest.raises(DataError, match=r"no series is long enough to train on: a training window needs min_known "
+                                        r"\+ horizon \(3 \+ 3\) values; the longest, '0', has 5"):
+        rnnlab.PanelForecaster(horizon=3, holdout=False, **TINY).fit([np.arange(1.0, 6.0), np.arange(1.0, 5.0)])
+
+
 def test_series_below_zero_are_forecast_in_linear_units_and_log_refuses_them():
     train = [values - 40 for values in arrays()]
     fitted = rnnlab.PanelForecaster(horizon=3, **TINY).fit(train)
