@@ -36,10 +36,10 @@ Methods:
   season_length = m and defaults otherwise, through StatsForecast(models=[model], freq=<alias>,
   n_jobs=1).forecast on a frame with the series' real timestamps. SeasonalNaive always runs (the
   ratio needs it) and is checked against the last season repeated.
-- rnnlab: rnnlab.PanelForecaster(horizon=h, season=m, seed=s, holdout=False) at its defaults,
-  fitted on the one training series (a panel of one) given as a long DataFrame (unique_id, ds, y)
-  with the real timestamps, so the calendar features apply; if that form raises, the list-of-arrays
-  form (integer time) is tried and the JSON says which was used. Forecast: predict(), the median.
+- rnnlab: rnnlab.PanelForecaster(horizon=h, season=m, seed=s, holdout=False) at its defaults
+  (or with --settings), fitted on the one training series (a panel of one) given as a long
+  DataFrame (unique_id, ds, y) with the real timestamps, so the calendar features apply.
+  Forecast: predict(), the median.
   Seeds 0 … K−1 (--seeds, default 3); the series' MASE is the median over seeds of each seed's
   MASE. (The MASE of the element-wise median forecast over seeds is in the JSON too.)
 - rnnlab-single: rnnlab.Forecaster(horizon=h, seed=s) at its defaults (an LSTM on windows of 12
@@ -51,8 +51,11 @@ Methods:
 Times per series and method: wall (time.perf_counter) and CPU seconds of this process
 (time.process_time), over the fit and the forecast, summed over seeds for the rnnlab methods;
 the table shows the time per fit. Each statsforecast model is first fitted once, untimed, on a
-made-up series, so that numba's compilation on first use is not counted against the first series. The machines here are shared 2-core VMs: wall times stretch with
-other work, so the load average at start and end is written down.
+made-up series, so that numba's compilation on first use is not counted against the first series.
+The machines here are shared 2-core VMs: wall times stretch with other work, so the load average
+at start and end is written down, and so are the versions (torch, statsforecast, statsmodels,
+pmdarima, pandas, numpy) and rnnlab's revision, read at the start (a change of the checkout by the
+end is recorded too).
 
 Environment: the project's .venv-bench (see benchmarks/m3.py) plus statsmodels and pmdarima:
     .venv-bench/bin/pip install -e ".[bench]" statsmodels pmdarima "pandas<3"
@@ -79,7 +82,7 @@ from pathlib import Path
 import numpy as np
 
 from benchinfo import cpu_model, git_revision
-from m3 import compact_json, format_table, load_average, parse_list, series_mase
+from m3 import compact_json, format_table, load_average, parse_list, parse_settings, series_mase
 
 import rnnlab  # m3 has put the checkout on sys.path if rnnlab is not installed
 from rnnlab.tasks.forecast.panel_task import HORIZONS, SEASONS
@@ -272,21 +275,16 @@ def warm_up(method: str) -> float:
     return time.perf_counter() - start
 
 
-def forecast_panel(series: Series, seed: int, quick: bool) -> tuple[np.ndarray, str]:
+def forecast_panel(series: Series, seed: int, quick: bool, extra: dict) -> tuple[np.ndarray, str]:
     """PanelForecaster on the training part as a panel of one; its median forecast and the input form used."""
     import pandas as pd
     from rnnlab.tasks.forecast.panel_estimator import PanelForecaster
 
     settings = dict(horizon=series.horizon, season=series.season, seed=seed, holdout=False,
-                    **(QUICK_PANEL if quick else {}))
+                    **(QUICK_PANEL if quick else {}), **extra)
     frame = pd.DataFrame({"unique_id": series.name, "ds": series.train_times, "y": series.train})
-    try:
-        forecaster = PanelForecaster(**settings).fit(frame)
-        out = forecaster.predict()
-    except Exception as error:  # the form the brief allows as a fallback; the JSON records it
-        log(f"  rnnlab {series.name} seed {seed}: the DataFrame form failed ({error!r}); trying a list of arrays")
-        forecaster = PanelForecaster(**settings).fit([series.train])
-        return np.asarray(forecaster.predict([series.train], as_frame=False), dtype=np.float64)[0], "list of arrays"
+    forecaster = PanelForecaster(**settings).fit(frame)
+    out = forecaster.predict()
     expected = pd.date_range(series.times[-series.horizon], periods=series.horizon, freq=series.freq)
     if len(out) != series.horizon or not np.array_equal(pd.DatetimeIndex(out["ds"]), expected):
         raise RuntimeError(f"PanelForecaster.predict returned {len(out)} rows, not the test part's timestamps")
@@ -312,7 +310,7 @@ def run_one(series: Series, method: str, args) -> dict:
             if method in PEERS:
                 forecast, form = forecast_peer(series, method), "DataFrame"
             elif method == "rnnlab":
-                forecast, form = forecast_panel(series, seed, args.quick)
+                forecast, form = forecast_panel(series, seed, args.quick, args.settings)
             else:
                 forecast, form = forecast_single(series, seed, args.quick)
             if forecast.shape != (series.horizon,) or not np.isfinite(forecast).all():
@@ -364,7 +362,8 @@ def settings_of(method: str, args) -> str:
     budget = (QUICK_PANEL if method == "rnnlab" else QUICK_SINGLE) if args.quick else {}
     call = ("PanelForecaster(horizon=h, season=m, seed=s, holdout=False" if method == "rnnlab"
             else "Forecaster(horizon=h, seed=s")
-    call += "".join(f", {k}={v}" for k, v in budget.items()) + ")"
+    call += "".join(f", {k}={v!r}" for k, v in {**budget, **(args.settings if method == "rnnlab" else {})}.items())
+    call += ")"
     return f"rnnlab.{call}, defaults otherwise; seeds 0..{args.seeds - 1}, median of the per-seed MASEs"
 
 
@@ -449,12 +448,15 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=3, help="rnnlab methods: seeds 0..K-1 (default 3)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 seed and a tiny training budget for the rnnlab methods")
+    parser.add_argument("--settings", default="", help="rnnlab (PanelForecaster): settings other than the defaults, "
+                                                         "'key=value,...' as m3.py's --settings")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON with every figure (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     args.methods = parse_list(args.methods, METHODS, "--methods")
     if "snaive" not in args.methods:
         args.methods.append("snaive")
     args.series = parse_list(args.series, tuple(SERIES), "--series")
+    args.settings = parse_settings(args.settings)
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
     if args.quick:
@@ -466,6 +468,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     command = ["benchmarks/eight_series.py", *(sys.argv[1:] if argv is None else argv)]
     started, clock, load_at_start = datetime.datetime.now(datetime.timezone.utc), time.perf_counter(), load_average()
+    found = versions()  # before any fit: the checkout may change while the run goes on
     series = load_series(args.series)
     log("series: " + ", ".join(f"{s.name} (n={len(s.values)}, m={s.season}, h={s.horizon})" for s in series))
     names = [s.name for s in series]
@@ -484,10 +487,16 @@ def main(argv=None) -> int:
         "metrics": {"mase": "MAE over the test part / in-sample MAE of the seasonal naive (lag m; 1 when m = 1) on "
                             "the training part; rnnlab methods: the median over seeds of the per-seed MASE",
                     "gm_ratio": "geometric mean over the series of MASE / SeasonalNaive's MASE; misses left out"},
-        "machine": machine(load_at_start), "versions": versions(), "methods": methods,
+        "machine": machine(load_at_start), "versions": found, "methods": methods,
         "peer_warm_up_s": {"seconds": warm_ups, "note": "one untimed fit per peer on a made-up monthly series "
                                                          "before the timed ones (numba compiles on first use)"},
     }
+    at_end = {k: versions()[k] for k in ("revision", "rnnlab_diff_sha256")}
+    if at_end != {k: found[k] for k in at_end}:
+        report["versions"]["changed_during_run"] = at_end
+        log(f"the checkout changed during the run: at the start {found['revision']} (rnnlab diff "
+            f"{found['rnnlab_diff_sha256']}), at the end {at_end['revision']} (rnnlab diff "
+            f"{at_end['rnnlab_diff_sha256']})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(compact_json(report) + "\n")
     log(f"written to {args.out}")

@@ -6,15 +6,19 @@ level, so that a series of thousands and one of tens are the same problem to it.
 
     level  = mean of the window's last k known values        k = max(season, 1)
     z_t    = log(y_t / level)      (or y_t / level − 1 when a series has values ≤ 0)
+    z_t   ← z_t / spread            with `spread`: spread = mean |z_t − z_{t−1}| over the window
     x_t    = [z_t, known_t, past_t, future_t]               known_t = 0 before the series' start
     raw    = network(x_1 … x_W, future_{W+1} … future_{W+h}, static)   (B, h, K)
 
 past_t are covariates known only up to now, future_t those known ahead (calendar features of the
 timestamps, the user's known-ahead columns), both already scaled; static is the series' index for
 an id embedding, followed, where the panel has static columns, by each column's category index
-(`CategoryEmbedding`). An output (`rnnlab.tasks.forecast.outputs`) turns raw into the loss, quantiles and
-samples of z; a forecast maps them back, ŷ = level · exp(z) or level · (1 + z), which keeps every
-quantile positive for positive series and, the map being increasing, quantiles quantiles.
+(`CategoryEmbedding`). An output (`rnnlab.tasks.forecast.outputs`) turns raw into the loss,
+quantiles and samples of z; a forecast maps them back, ŷ = level · exp(z) or level · (1 + z),
+which keeps every quantile positive for positive series and, the map being increasing, quantiles
+quantiles. With `spread` each window's z is also divided by its own step size, so that a quiet
+series (CO2's seasonal swing is 1% of its level) and a volatile one reach the network at one
+scale; the forecast multiplies it back first.
 
 Two networks read the same windows: `PanelNetwork`, the direct multi-output head (MQ-RNN: the
 encoder's last state, the embedding and every future step's features → all h steps at once), and
@@ -62,6 +66,7 @@ class Cut(NamedTuple):
     targets: np.ndarray | None    # (B, h) z of the horizon
     level: np.ndarray             # (B,)
     rows: np.ndarray              # (B,) the series' positions
+    spread: np.ndarray | None = None  # (B,) each window's z step size (None: 1, no spread scaling)
 
     def inputs(self, teacher: bool = False) -> PanelInputs:
         """The cut as float32 tensors (with the targets as the teacher if `teacher`)."""
@@ -83,13 +88,17 @@ class Windows:
         window, horizon, season: the window's length, the steps forecast, the season (the level
             is the mean of the last max(season, 1) known values).
         log: z = log(y / level) if True, else y / level − 1.
+        spread: also divide each window's z (inputs and targets) by its mean absolute step.
         past: per series, (T_i, P) covariates known up to now, or None.
         future: per series, (≥ T_i, F) covariates known ahead: the T_i steps of the series and,
             to forecast past its end, the h steps after; or None.
     """
 
-    def __init__(self, series, window: int, horizon: int, season: int, log: bool, past=None, future=None) -> None:
-        self.window, self.horizon, self.log = window, horizon, log
+    SPREAD_FLOOR = 1e-4  # a window without steps (constant, or one known value) keeps z as it is, nearly
+
+    def __init__(self, series, window: int, horizon: int, season: int, log: bool, past=None, future=None,
+                 spread: bool = False) -> None:
+        self.window, self.horizon, self.log, self.spread = window, horizon, log, spread
         self.level_steps = max(season, 1)
         self.lengths = np.array([len(s) for s in series])
         self.end = window + int(self.lengths.max())  # the column after every series' last value
@@ -128,6 +137,13 @@ class Windows:
             level = np.nanmean(values[:, -self.level_steps:], axis=1)
         level = np.where(np.isfinite(level) & (level != 0), level, 1.0)
         z = self.to_z(values, level[:, None])
+        spread = None
+        if self.spread:
+            with warnings.catch_warnings():  # fewer than two known values: no step, the floor below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                spread = np.nanmean(np.abs(np.diff(z, axis=1)), axis=1)
+            spread = np.where(np.isfinite(spread), np.maximum(spread, self.SPREAD_FLOOR), 1.0)
+            z = z / spread[:, None]
         parts = [np.where(known, z, 0.0)[..., None], known[..., None].astype(float)]
         ahead = (self.offsets[rows] + ends)[:, None] + np.arange(self.horizon)  # (B, h)
         future = None
@@ -137,7 +153,9 @@ class Windows:
             parts.append(np.nan_to_num(self.future[rows[:, None], columns]))
             future = np.nan_to_num(self.future[rows[:, None], ahead])
         targets = self.to_z(self.padded[rows[:, None], ahead], level[:, None]) if with_targets else None
-        return Cut(np.concatenate(parts, axis=-1), future, targets, level, rows)
+        if targets is not None and spread is not None:
+            targets = targets / spread[:, None]
+        return Cut(np.concatenate(parts, axis=-1), future, targets, level, rows, spread)
 
     def to_z(self, values: np.ndarray, level: np.ndarray) -> np.ndarray:
         if self.log:
@@ -145,7 +163,9 @@ class Windows:
                 return np.log(values / level)
         return values / level - 1.0
 
-    def from_z(self, z: np.ndarray, level: np.ndarray) -> np.ndarray:
+    def from_z(self, z: np.ndarray, level: np.ndarray, spread: np.ndarray | float = 1.0) -> np.ndarray:
+        """Values of (scaled) z: level · exp(z · spread), or level · (1 + z · spread)."""
+        z = z * spread
         return level * np.exp(z) if self.log else level * (1.0 + z)
 
 

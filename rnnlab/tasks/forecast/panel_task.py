@@ -108,6 +108,8 @@ class PanelConfig(RunConfig):
     transform: str = field(default="auto", metadata={"choices": ["auto", "log", "linear"],
                                                      "help": "z = log(y/level) or y/level − 1; auto: log if every "
                                                              "value is positive"})
+    spread: bool = field(default=False, metadata={"help": "also divide each window's z by its mean absolute step, "
+                                                          "so quiet and volatile series train at one scale"})
     calendar: bool = field(default=True, metadata={"help": "calendar features of the timestamps as future covariates"})
     id_embedding: int = field(default=0, metadata={"help": "size of a learnt embedding of each series' id (0: none)"})
     static_embedding: int = field(default=4, metadata={"help": "size of the learnt embedding of each static "
@@ -133,6 +135,9 @@ class PanelConfig(RunConfig):
         if self.bidirectional:
             raise ValueError("bidirectional must be False: a forecast reads its window forwards, up to now; "
                              "received True")
+        if self.likelihood == "negative_binomial" and self.spread:
+            raise ValueError("likelihood 'negative_binomial' models counts around each window's level, which spread "
+                             "scaling would change; received spread=True")
         if self.likelihood == "negative_binomial" and self.transform == "log":
             raise ValueError("likelihood 'negative_binomial' models counts in linear units; use transform 'auto' or "
                              "'linear'; received transform 'log'")
@@ -314,7 +319,7 @@ class PanelTask(Task):
                 columns.append(_standardised(known, observed, end + horizon))
             ahead.append(np.concatenate(columns, axis=1) if columns else np.zeros((end + horizon, 0)))
         return Windows(values, self.window, horizon, self.season, self.log, past=past if past_names else None,
-                       future=ahead if self.features()[1] else None)
+                       future=ahead if self.features()[1] else None, spread=config.spread)
 
     def _calendar_count(self) -> int:
         return len(calendar_feature_names(self.freq if self.freq is not None else self.step))
@@ -409,7 +414,7 @@ class PanelTask(Task):
                 raw = model(inputs).double().cpu()  # (M, B, h, K)
             level = torch.as_tensor(cut.level, dtype=torch.float64)[:, None]
             z = torch.stack([self.output.quantiles(member, levels, level) for member in raw]).median(dim=0).values
-            parts.append(windows.from_z(z.numpy(), cut.level[:, None, None]))
+            parts.append(windows.from_z(z.numpy(), cut.level[:, None, None], _spread(cut)[:, None, None]))
         return np.concatenate(parts)
 
     def samples(self, model: PanelModel, windows: Windows, static: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -436,7 +441,7 @@ class PanelTask(Task):
                     else:
                         raw = model._member(member, inputs).double().cpu()
                         draws.append(self.output.sample(raw, share, generator, level))
-            parts.append(windows.from_z(torch.cat(draws).numpy(), cut.level[None, :, None]))
+            parts.append(windows.from_z(torch.cat(draws).numpy(), cut.level[None, :, None], _spread(cut)[None, :, None]))
         return np.concatenate(parts, axis=1)
 
     # --- scoring -----------------------------------------------------------------------------------
@@ -578,6 +583,11 @@ class _Exported(torch.nn.Module):
         given = (third if self.future else second) if self.static else None
         static = given if given is not None else torch.zeros_like(first, dtype=torch.int64)
         return self.model(PanelInputs(inputs, future, static, None, torch.ones_like(first)))
+
+
+def _spread(cut: Cut) -> np.ndarray:
+    """(B,) each window's z scale: its spread, or 1 without spread scaling."""
+    return np.ones(len(cut.level)) if cut.spread is None else cut.spread
 
 
 def _calendar(times: np.ndarray, end: int, horizon: int, freq, step) -> np.ndarray:

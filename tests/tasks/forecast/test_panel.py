@@ -85,6 +85,34 @@ def test_the_level_normalisation_inverts_exactly(log):
     np.testing.assert_allclose(windows.from_z(windows.to_z(values, level), level), values, rtol=1e-10)
 
 
+@pytest.mark.parametrize("log", [True, False])
+def test_spread_scaling_divides_each_window_by_its_step_size_and_inverts_exactly(log):
+    rng = np.random.default_rng(4)
+    quiet, loud = 100 + rng.normal(0, 0.5, 40), 100 + rng.normal(0, 20, 40)
+    flat = np.full(40, 7.0)
+    plain = Windows([quiet, loud, flat], window=12, horizon=3, season=1, log=log)
+    scaled = Windows([quiet, loud, flat], window=12, horizon=3, season=1, log=log, spread=True)
+    rows, ends = np.array([0, 1, 2]), np.array([30, 30, 30])
+    a, b = plain.cut(rows, ends), scaled.cut(rows, ends)
+    z = a.values[..., 0]
+    np.testing.assert_allclose(b.spread[:2], np.abs(np.diff(z[:2], axis=1)).mean(axis=1), rtol=1e-12)
+    assert b.spread[2] == Windows.SPREAD_FLOOR  # a constant window: no step, the floor, not a division by 0
+    np.testing.assert_allclose(b.values[..., 0] * b.spread[:, None], z, rtol=1e-12, atol=1e-15)
+    steps = np.abs(np.diff(b.values[:2, :, 0], axis=1)).mean(axis=1)
+    np.testing.assert_allclose(steps, 1.0, rtol=1e-12)  # quiet and loud reach the network at one scale
+    np.testing.assert_allclose(scaled.from_z(b.targets, b.level[:, None], b.spread[:, None]),
+                               np.stack([s[30:33] for s in (quiet, loud, flat)]), rtol=1e-10)
+    assert a.spread is None and (b.values[..., 1] == a.values[..., 1]).all()  # the known mask is untouched
+
+
+def test_spread_scaling_trains_and_forecasts_and_refuses_counts():
+    fitted = rnnlab.PanelForecaster(horizon=3, spread=True, **TINY).fit(arrays(count=4))
+    quantiles = fitted.predict_quantiles(arrays(count=4))
+    assert np.isfinite(quantiles).all() and (np.diff(quantiles, axis=-1) >= 0).all()
+    with pytest.raises(ValueError, match=r"spread scaling would change; received spread=True"):
+        rnnlab.PanelForecaster(horizon=3, spread=True, likelihood="negative_binomial", **TINY).fit(arrays())
+
+
 def test_covariates_sit_at_their_steps_in_the_window_and_the_horizon():
     series = [np.arange(1.0, 9.0)]                      # 8 values
     past = [np.arange(100.0, 108.0)[:, None]]           # known up to now
