@@ -5,7 +5,7 @@
                                              # DataFrame, a .ts / .csv file or "basic_motions"
     clf.predict(X_new)                       # array of labels, in the terms of y
     clf.predict_proba(X_new)                 # (N, K), columns in the order of clf.classes_
-    clf.evaluate()                           # {"metrics": {"model", "majority", "nearest_neighbour"}, ...}
+    clf.evaluate()                           # {"metrics": {"model", "majority", "1nn_ed", "1nn_dtw"}, ...}
     clf.save("runs/motions"); rnnlab.SeriesClassifier.load("runs/motions")
 """
 
@@ -25,8 +25,9 @@ class SeriesClassifier(ClassifierEstimator):
 
     Settings are the options of `rnnlab train classify-series` (see `help(SeriesClassifier.__init__)`).
     Each channel is standardised with the training split's statistics. `evaluate()` scores the test
-    sequences beside the majority class and 1-nearest-neighbour (Euclidean, on sequences resampled
-    to one length), the baseline to beat on the UCR/UEA archive.
+    sequences beside the majority class and 1-nearest-neighbour on sequences resampled to one
+    length, with Euclidean distance ("1nn_ed") and with dynamic time warping ("1nn_dtw"), the
+    baselines to beat on the UCR/UEA archive.
     """
 
     task = ClassifySeriesTask

@@ -6,11 +6,13 @@ data (a bundled set's TEST file, or `test_data`; without either, on a stratified
 carved from the training data). The per-channel standardisation is fitted on the training split
 only. The classes, channel names, scaler and baseline settings are the task's fitted state, saved
 in config.json, so a run reloaded in another process predicts exactly as the one that trained.
-Held-out metrics sit beside two baselines: the majority class and 1-nearest-neighbour
-(`baselines.nearest_neighbour`).
+Held-out metrics sit beside three baselines, under the names the field gives them: the majority
+class ("majority"), and 1-nearest-neighbour with Euclidean distance ("1nn_ed",
+`baselines.nearest_neighbour_ed`) and with unconstrained dynamic time warping ("1nn_dtw",
+`baselines.nearest_neighbour_dtw`).
 
 A run directory holds, beside the pipeline's files, predictions.csv (the test sequences with their
-label, the predicted one, its probability and 1-NN's answer) and confusion.png.
+label, the predicted one, its probability and both 1-NN answers) and confusion.png.
 
 The module is a little over the style's ~300 lines: `prepare` reads three sources (the training
 data, the test file or test_data, validation_data) and their checks read best in one place.
@@ -39,7 +41,9 @@ from rnnlab.metrics.classification import majority_class
 from rnnlab.report.atomic import write_text
 from rnnlab.tasks import classifier
 from rnnlab.tasks.api import Graph, Outputs, Probe, RunConfig, SavedState
-from rnnlab.tasks.classify_series.baselines import nearest_neighbour
+from rnnlab.tasks.classify_series.baselines import nearest_neighbour_dtw, nearest_neighbour_ed
+
+DTW_CELLS = 2e10  # the most recurrence cells the 1-NN-DTW baseline may cost (≈ a minute at 3 ns a cell)
 from rnnlab.tasks.classifier import BASELINE, ClassifierTask
 from rnnlab.tasks.classify_series.model import SeriesClassifierNetwork, predict_probabilities, series_batches
 from rnnlab.tasks.classify_series.series import check_channels, labelled, read_sequences
@@ -216,20 +220,24 @@ class ClassifySeriesTask(ClassifierTask):
         return predict_probabilities(model, self.standardised(series))
 
     def report(self, model: nn.Module, prepared: Prepared, test: LabelledSeries, rows: np.ndarray) -> dict:
-        """Probabilities and predictions of the model, and the metrics of it and both baselines on `test`.
+        """Probabilities and predictions of the model, and the metrics of it and the baselines on `test`.
 
-        The 1-NN baseline searches the training and validation sequences (all but a carved test
-        split), resampled to the run's `resample_length`.
+        Both 1-NN baselines search the training and validation sequences (all but a carved test
+        split), resampled to the run's `resample_length` L; 1-NN-DTW costs test × reference × L²
+        cells of its recurrence, a few nanoseconds each (japanese_vowels: 370 × 270 × 26², under a
+        second on one core; basic_motions: 40 × 40 × 100², a tenth of one), and is left out above
+        `DTW_CELLS` (about a minute), so that a large file's baseline never outlasts its training.
         """
         # 1-NN has nothing to tune, so it may remember the validation sequences too (a stronger baseline)
         reference = np.sort(np.concatenate(prepared.rows[:2]))
+        references = self.standardised(prepared.train, reference), [prepared.train.labels[i] for i in reference]
         queries = self.standardised(test, rows)
         probabilities = predict_probabilities(model, queries)                          # (N, K)
         classes = np.array(self.classes)
         guesses = {"model": classes[probabilities.argmax(axis=1)], BASELINE: np.full(len(rows), self.majority),
-                   "nearest_neighbour": nearest_neighbour(self.standardised(prepared.train, reference),
-                                                          [prepared.train.labels[i] for i in reference], queries,
-                                                          self.resample_length)}
+                   "1nn_ed": nearest_neighbour_ed(*references, queries, self.resample_length)}
+        if len(rows) * len(reference) * self.resample_length ** 2 <= DTW_CELLS:
+            guesses["1nn_dtw"] = nearest_neighbour_dtw(*references, queries, self.resample_length)
         return {"probabilities": probabilities, "guesses": guesses,
                 "metrics": classifier.scores(classes[self.targets(test, rows)], guesses, self.classes)}
 
@@ -237,11 +245,11 @@ class ClassifySeriesTask(ClassifierTask):
         return self.report(model, prepared, prepared.test, prepared.rows[2])
 
     def evaluate(self, model: nn.Module, data: Any = None) -> dict:
-        """Test metrics of the model and both baselines: on the run's own test sequences when `data` is
+        """Test metrics of the model and the baselines: on the run's own test sequences when `data` is
         None, else on every sequence of `data` (a labelled file, a bundled name: its TEST file, or
         sequences and labels in memory). The baselines answer as in training: the training split's
-        majority label, and 1-NN over the training and validation sequences (re-read from the
-        run's data, or kept in memory since `fit`)."""
+        majority label, and 1-NN-ED and 1-NN-DTW over the training and validation sequences
+        (re-read from the run's data, or kept in memory since `fit`)."""
         prepared = self.own_data()
         test, rows = prepared.test, prepared.rows[2]
         if data is not None:
@@ -274,10 +282,10 @@ class ClassifySeriesTask(ClassifierTask):
         sections = classifier.report_sections(
             run_dir, evaluation["metrics"], self.classes, title=f"{self.config.model.upper()} on {name}: test confusion",
             caption=f"Test sequences ({prepared.test.source})",
-            note="The majority baseline always answers the training split's most frequent label; nearest_neighbour "
-                 "is 1-NN with Euclidean distance over the training and validation sequences, standardised and "
-                 f"resampled to the longest of their lengths. Sequences: {sizes}; channels: "
-                 f"{', '.join(self.channels)}.")
+            note="The majority baseline always answers the training split's most frequent label; 1nn_ed and "
+                 "1nn_dtw are 1-nearest-neighbour over the training and validation sequences, standardised and "
+                 "resampled to the longest of their lengths, with Euclidean distance and with dynamic time warping "
+                 f"(no window). Sequences: {sizes}; channels: {', '.join(self.channels)}.")
         return Outputs(title=f"rnnlab classify-series: {name}", sections=sections)
 
     def probe(self, model: nn.Module, prepared: Prepared, rows: int) -> Probe:
@@ -300,9 +308,10 @@ class ClassifySeriesTask(ClassifierTask):
 def _write_predictions(path: Path, prepared: Prepared, classes: list[str], report: dict) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")  # ids and labels come from user files: quote as needed
-    writer.writerow(["id", "label", "predicted", "probability", "nearest_neighbour"])
-    test = prepared.test
-    for row, p, guess, neighbour in zip(prepared.rows[2], report["probabilities"], report["guesses"]["model"],
-                                        report["guesses"]["nearest_neighbour"]):
-        writer.writerow([test.ids[row], test.labels[row], guess, f"{p[classes.index(guess)]:.4f}", neighbour])
+    writer.writerow(["id", "label", "predicted", "probability", "1nn_ed", "1nn_dtw"])
+    test, guesses = prepared.test, report["guesses"]
+    dtw = guesses.get("1nn_dtw", [""] * len(guesses["model"]))  # empty where the baseline was too costly to run
+    for row, p, guess, by_ed, by_dtw in zip(prepared.rows[2], report["probabilities"], guesses["model"],
+                                            guesses["1nn_ed"], dtw):
+        writer.writerow([test.ids[row], test.labels[row], guess, f"{p[classes.index(guess)]:.4f}", by_ed, by_dtw])
     write_text(path, buffer.getvalue())

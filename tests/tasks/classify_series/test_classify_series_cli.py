@@ -62,9 +62,9 @@ def test_round_trip_train_evaluate_predict_and_reload(tmp_path, capsys):
 
     assert main(["evaluate", str(out), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result["metrics"]) == {"model", "majority", "nearest_neighbour"} and result["sequences"] == 12
+    assert set(result["metrics"]) == {"model", "majority", "1nn_ed", "1nn_dtw"} and result["sequences"] == 12
     assert result["metrics"] == json.loads((out / "test_metrics.json").read_text()) == trained
-    assert result["metrics"]["nearest_neighbour"]["accuracy"] == 1.0  # the ramps are easy for 1-NN
+    assert result["metrics"]["1nn_ed"]["accuracy"] == result["metrics"]["1nn_dtw"]["accuracy"] == 1.0  # easy ramps
     assert np.sum(result["metrics"]["model"]["confusion_matrix"]) == 12
 
     assert main(["predict", str(out), "--data", str(test)]) == 0
@@ -87,7 +87,7 @@ def test_a_csv_without_test_data_carves_a_stratified_test_split(tmp_path, capsys
     saved = json.loads((out / "config.json").read_text())
     assert saved["split_sizes"] == {"train": 22, "val": 8, "test": 10} and saved["channels"] == ["x", "y"]
     rows = (out / "predictions.csv").read_text().splitlines()
-    assert rows[0] == "id,label,predicted,probability,nearest_neighbour" and len(rows) == 11
+    assert rows[0] == "id,label,predicted,probability,1nn_ed,1nn_dtw" and len(rows) == 11
     assert sorted(row.split(",")[1] for row in rows[1:]).count("rise") == 5  # stratified: half of each class
     capsys.readouterr()
     assert main(["evaluate", str(out), "--json"]) == 0

@@ -40,7 +40,7 @@ def test_an_array_with_integer_labels_is_answered_in_integers(fitted):
     assert probabilities.shape == (10, 2) and np.allclose(probabilities.sum(axis=1), 1.0)
     predicted = fitted.predict(X)
     assert predicted.dtype == np.int64 and predicted.tolist() == probabilities.argmax(axis=1).tolist()
-    assert set(fitted.test_metrics_) == {"model", "majority", "nearest_neighbour"}
+    assert set(fitted.test_metrics_) == {"model", "majority", "1nn_ed", "1nn_dtw"}
     result = fitted.evaluate(X, y)
     assert result["split"] == "all" and result["sequences"] == 10
 
@@ -112,7 +112,9 @@ def test_a_run_written_by_the_old_code_loads_and_predicts_as_it_did(tmp_path):
     shutil.copytree(OLD_RUN, run)
     classifier = load(run)
     assert type(classifier) is SeriesClassifier and "out" not in classifier.task_.config.__dataclass_fields__
-    assert classifier.evaluate()["metrics"] == json.loads((run / "test_metrics.json").read_text())
+    metrics, saved = classifier.evaluate()["metrics"], json.loads((run / "test_metrics.json").read_text())
+    saved["1nn_ed"] = saved.pop("nearest_neighbour")  # the old code's name for 1-NN-ED; 1-NN-DTW is new
+    assert set(metrics) == {*saved, "1nn_dtw"} and {name: metrics[name] for name in saved} == saved
     with (run / "predictions.csv").open(newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     lines = classifier.predict_lines(data="basic_motions")

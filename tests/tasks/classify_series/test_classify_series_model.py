@@ -1,4 +1,4 @@
-"""The series classifier network and its pieces: padding never matters, the batches, and both baselines."""
+"""The series classifier network and its pieces: padding never matters, the batches (the baselines: test_baselines.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.tasks.classify_series.baselines import nearest_neighbour, resample
 from rnnlab.tasks.classify_series.model import (SeriesBatch, SeriesClassifierNetwork, pad_series, predict_probabilities,
                                                 series_batches)
 from rnnlab.tasks.parts import POOLINGS
@@ -82,29 +81,6 @@ def test_predict_probabilities_keeps_the_order_and_sums_to_one():
     with torch.no_grad():
         expected = torch.softmax(model(torch.from_numpy(series[2])[None]).double(), dim=-1)[0].numpy()
     np.testing.assert_allclose(probabilities[2], expected, rtol=1e-6)
-
-
-def test_resample_is_linear_interpolation_keeping_the_ends():
-    values = np.array([[0.0, 10.0], [2.0, 30.0], [4.0, 20.0]])                    # (T=3, C=2)
-    np.testing.assert_allclose(resample(values, 5), [[0, 10], [1, 20], [2, 30], [3, 25], [4, 20]])
-    np.testing.assert_allclose(resample(values, 2), values[[0, 2]])
-    np.testing.assert_allclose(resample(values, np.int64(3)), values)
-    np.testing.assert_allclose(resample(values[:1], 4), np.repeat(values[:1], 4, axis=0))
-    with pytest.raises(ValueError, match=r"values must have shape \(T ≥ 1, C\); received \(0, 2\)"):
-        resample(np.zeros((0, 2)), 3)
-    with pytest.raises(ValueError, match="length must be a positive integer; received 0"):
-        resample(values, 0)
-
-
-def test_nearest_neighbour_takes_the_closest_training_label():
-    ramp_up = np.linspace(0, 1, 10)[:, None]                                      # (10, 1)
-    train = [ramp_up, 1 - ramp_up, np.zeros((6, 1))]
-    labels = ["up", "down", "flat"]
-    # a shorter up-ramp, a longer down-ramp and small noise around zero: lengths differ from training
-    queries = [np.linspace(0, 1, 4)[:, None], np.linspace(1, 0, 25)[:, None], np.full((3, 1), 0.05)]
-    assert nearest_neighbour(train, labels, queries, length=10).tolist() == ["up", "down", "flat"]
-    with pytest.raises(ValueError, match="query_series must have the training sequences' 1 channels; received 2"):
-        nearest_neighbour(train, labels, [np.zeros((4, 2))], length=10)
 
 
 def test_model_learns_a_separable_problem():
