@@ -5,9 +5,11 @@ bundled airline series, and report the wall-time ratio and both test MASEs. Targ
 least 5x faster than Keras with equal or better MASE.
 
 "The same" here means:
-- data: exactly the windows rnnlab's forecasting pipeline makes for `--data` (default airline):
-  `ForecastConfig(hidden_size=32, window=12, horizon=1, batch_size=32, learning_rate=3e-3,
-  patience=0)`, `ForecastTask(config).prepare(data)`, whose windows are those of train, val and test.
+- data: exactly the windows rnnlab's forecasting pipeline makes for `--data` (default airline;
+  a CSV needs `--target`, and `--columns` picks its inputs as in `rnnlab forecast`):
+  `ForecastConfig(target=..., columns=..., hidden_size=32, window=12, horizon=1, batch_size=32,
+  learning_rate=3e-3, patience=0)`, `ForecastTask(config).prepare(data)`, whose windows are those
+  of train, val and test.
   Both frameworks get the identical float32 arrays (target transform and scaling included);
 - model: one LSTM layer of 32 units reading the (12, C) window, its final hidden state into a
   Dense/Linear layer to 1 output (rnnlab: `ForecastTask.build_model()`; Keras:
@@ -32,8 +34,9 @@ Both run in the same process on the same torch, hence the same intra-op threads 
 header). A target missed is reported, never an error: the script exits 0 whatever the numbers.
 
 Run from the repository root:
-    PYTHONPATH=. python benchmarks/train_vs_keras.py            # 100 epochs, 3 repeats
+    PYTHONPATH=. python benchmarks/train_vs_keras.py            # 100 epochs, 9 repeats
     PYTHONPATH=. python benchmarks/train_vs_keras.py --quick    # 20 epochs, 1 repeat
+    PYTHONPATH=. python benchmarks/train_vs_keras.py --data series.csv --target value   # a CSV (date,value)
 """
 
 from __future__ import annotations
@@ -80,10 +83,14 @@ def log(message: str) -> None:
 # -- data ---------------------------------------------------------------------------------------
 
 
-def prepare(data: str, epochs: int):
-    """The pipeline's config, prepared series and (X, Y, starts) of each span, X/Y float32."""
-    config = ForecastConfig(data=data, hidden_size=HIDDEN, epochs=epochs, batch_size=BATCH, window=WINDOW,
-                            horizon=1, learning_rate=LEARNING_RATE, patience=0)
+def prepare(data: str, epochs: int, target: str | None = None, columns: str | None = None):
+    """The pipeline's config, prepared series and (X, Y, starts) of each span, X/Y float32.
+
+    `target` and `columns` are ForecastConfig's: None means a bundled set's default target (a CSV
+    needs one) and every numeric column as input.
+    """
+    config = ForecastConfig(data=data, target=target, columns=columns, hidden_size=HIDDEN, epochs=epochs,
+                            batch_size=BATCH, window=WINDOW, horizon=1, learning_rate=LEARNING_RATE, patience=0)
     task = ForecastTask(config)
     series = task.prepare(data)
     spans = {}
@@ -166,6 +173,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 9; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 epochs, 1 repeat")
     parser.add_argument("--data", default="airline", help="bundled data set or CSV (default airline)")
+    parser.add_argument("--target", default=None, help="column to forecast (required for a CSV; default: the "
+                                                      "bundled set's)")
+    parser.add_argument("--columns", default=None, help="comma-separated input columns (default: all numeric)")
     parser.add_argument("--out", type=Path, default=None, help="also write the markdown report to this file")
     args = parser.parse_args(argv)
     args.epochs = args.epochs if args.epochs is not None else (20 if args.quick else 100)
@@ -175,7 +185,7 @@ def main(argv=None) -> int:
 
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.perf_counter()
-    config, prepared, spans = prepare(args.data, args.epochs)
+    config, prepared, spans = prepare(args.data, args.epochs, args.target, args.columns)
     xt, xv, xs = spans["train"][0], spans["val"][0], spans["test"][0]
     test_starts = spans["test"][2]
     naive_mase = levels_mase(prepared, seasonal_naive_forecast(prepared.y, test_starts, 1, prepared.season),
@@ -213,8 +223,9 @@ def main(argv=None) -> int:
         f"- torch {torch.__version__}, keras {keras.__version__} (backend {keras.backend.backend()}), "
         f"Python {platform.python_version()}, rnnlab {rnnlab.__version__} at {git_revision()}",
         f"- date: {started.strftime('%Y-%m-%d %H:%M UTC')}; duration {elapsed:.0f} s; load average at end: {load_avg}",
-        f"- data: {args.data!r}, the pipeline's windows (transform {prepared.transform}, standardised): train "
-        f"{len(xt)}, val {len(xv)}, test {len(xs)} windows of ({xt.shape[1]}, {xt.shape[2]}); season {prepared.season}",
+        f"- data: {args.data!r}, target {prepared.task.target!r}, the pipeline's windows (transform "
+        f"{prepared.transform}, standardised): train {len(xt)}, val {len(xv)}, test {len(xs)} windows of "
+        f"({xt.shape[1]}, {xt.shape[2]}); season {prepared.season}",
         f"- model: LSTM({HIDDEN}) -> final hidden state -> Linear/Dense(1); MSE, Adam lr {LEARNING_RATE:g}, batch "
         f"{BATCH} ({steps} steps/epoch), shuffled, {args.epochs} epochs, no clipping, no early stopping, val loss "
         "every epoch, best-val weights kept at the end (both)",
