@@ -74,6 +74,9 @@ class ClassifySeriesConfig(RunConfig):
                                                      "help": "fill missing values per channel (default: an error)"})
     pooling: str = field(default="max", metadata={
         "choices": list(POOLINGS), "help": "encoding of a sequence: final states, or mean/max over steps"})
+    znormalise: bool = field(default=False, metadata={"help": "z-normalise each sequence by its own mean and "
+                                                              "spread per channel first (the UCR archive's "
+                                                              "convention)"})
     val_fraction: float = field(default=0.2, metadata={"help": "share of each training class for validation"})
     test_fraction: float = field(default=0.2, metadata={"help": "share of each class for testing, when the test "
                                                                 "split is carved from --data"})
@@ -166,7 +169,7 @@ class ClassifySeriesTask(ClassifierTask):
             fit_rows, val_rows = np.sort(np.concatenate([fit_rows, val_rows])), np.array([], dtype=np.int64)
         if self.scaler is None:
             self.classes, self.label_kind, self.channels = classes, kind, list(train.channels)
-            self.scaler = Scaler.fit(np.concatenate([train.series[i] for i in fit_rows]), target_index=0)
+            self.scaler = Scaler.fit(np.concatenate([self._own(train.series[i]) for i in fit_rows]), target_index=0)
             self.majority = majority_class([train.labels[i] for i in fit_rows])
             self.resample_length = int(max(len(train.series[i]) for i in np.concatenate([fit_rows, val_rows])))
             self.split_sizes = {"train": len(fit_rows), "val": len(val_rows), "test": len(test_rows)}
@@ -182,9 +185,13 @@ class ClassifySeriesTask(ClassifierTask):
                                     [f"sequence {data.ids[i]!r}" for i in rows], data.source)
 
     def standardised(self, data: LabelledSeries, rows: np.ndarray | None = None) -> list[np.ndarray]:
-        """The sequences at `rows` (default: all), each (T_i, C) standardised with the training statistics."""
+        """The sequences at `rows` (default: all), each (T_i, C) standardised with the training
+        statistics (after its own z-normalisation, with `znormalise`)."""
         rows = range(len(data)) if rows is None else rows
-        return [self.scaler.transform(data.series[i]).astype(np.float32) for i in rows]
+        return [self.scaler.transform(self._own(data.series[i])).astype(np.float32) for i in rows]
+
+    def _own(self, values: np.ndarray) -> np.ndarray:
+        return znormalised(values) if self.config.znormalise else values
 
     def build_model(self) -> SeriesClassifierNetwork:
         config = self.config
@@ -303,6 +310,15 @@ class ClassifySeriesTask(ClassifierTask):
         inputs = (torch.zeros(2, 3, len(self.channels)), torch.tensor([2, 1]))
         return [Graph(model, inputs, ["values", "lengths"], ["logits"],
                       {"values": {0: "batch", 1: "time"}, "lengths": {0: "batch"}})]
+
+
+def znormalised(values: np.ndarray, floor: float = 1e-8) -> np.ndarray:
+    """(T, C) each channel less its mean over time, over its standard deviation; a channel that
+    does not vary (spread below `floor`) becomes zeros, not a division by zero."""
+    values = np.asarray(values, dtype=np.float64)
+    centred = values - values.mean(axis=0)
+    spread = values.std(axis=0)
+    return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > floor)
 
 
 def _write_predictions(path: Path, prepared: Prepared, classes: list[str], report: dict) -> None:

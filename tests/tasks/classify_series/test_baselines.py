@@ -206,3 +206,32 @@ def test_the_dtw_baseline_is_left_out_when_it_would_cost_more_than_its_budget(mo
     monkeypatch.setattr(module, "DTW_CELLS", 0)
     fitted = rnnlab.SeriesClassifier(epochs=1, hidden_size=4, batch_size=8).fit(series, labels)
     assert "1nn_dtw" not in fitted.evaluate()["metrics"] and "1nn_ed" in fitted.evaluate()["metrics"]
+
+
+def test_z_normalisation_centres_and_scales_each_channel_and_leaves_a_constant_one_at_zero():
+    from rnnlab.tasks.classify_series.task import znormalised
+
+    values = np.column_stack([np.arange(6.0) * 3 + 10, np.full(6, 4.0)])
+    z = znormalised(values)
+    np.testing.assert_allclose(z[:, 0].mean(), 0, atol=1e-12)
+    np.testing.assert_allclose(z[:, 0].std(), 1, rtol=1e-12)
+    np.testing.assert_array_equal(z[:, 1], 0.0)  # constant: no division by zero, no NaN
+    np.testing.assert_allclose(znormalised(values * 7 - 3)[:, 0], z[:, 0], rtol=1e-12)  # scale and offset free
+
+
+def test_a_z_normalised_run_classifies_by_shape_alone_and_saves_the_setting(tmp_path):
+    import rnnlab
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 2 * np.pi, 30)
+    series, labels = [], []
+    for k in range(40):  # the class is the shape; every sequence at its own random offset and scale
+        shape = np.sin(t) if k % 2 else np.sign(np.sin(t))
+        series.append((rng.uniform(-50, 50) + rng.uniform(0.1, 20) * shape)[:, None] + rng.normal(0, 0.05, (30, 1)))
+        labels.append("sine" if k % 2 else "square")
+    fitted = rnnlab.SeriesClassifier(znormalise=True, epochs=1, hidden_size=4, batch_size=8).fit(series, labels)
+    metrics = fitted.evaluate()["metrics"]
+    assert metrics["1nn_ed"]["accuracy"] == 1.0  # z-normalised, the baselines see the shapes only
+    loaded = rnnlab.SeriesClassifier.load(fitted.save(tmp_path / "run"))
+    assert loaded.get_params()["znormalise"] is True
+    np.testing.assert_allclose(loaded.predict_proba(series[:4]), fitted.predict_proba(series[:4]), rtol=1e-6)
