@@ -212,6 +212,49 @@ class Detector:
                    window)
 
 
+def pot_threshold(scores: np.ndarray, *, risk: float = 1e-3, initial: float = 0.98) -> float:
+    """τ from peaks over a threshold (SPOT, Siffer et al. 2017): the score exceeded with
+    probability `risk`, from a generalised Pareto tail fitted to the held-out normal scores.
+
+        t   = the `initial` quantile of the n scores;  y = the N_t excesses s − t of the scores above t
+        y   ~ GPD(ξ, σ), fitted by probability-weighted moments (Hosking & Wallis 1987):
+              a0 = mean(y), a1 = mean((1 − p_i) y_(i)), p_i = (i − 0.35) / N_t for y sorted ascending,
+              ξ = 2 − a0 / (a0 − 2 a1),  σ = 2 a0 a1 / (a0 − 2 a1)
+        τ   = t + σ/ξ · ((risk · n / N_t)^(−ξ) − 1)      (t − σ log(risk · n / N_t) when ξ = 0)
+
+    Unlike a multiple of the largest normal score, τ follows the tail's shape, so it transfers
+    across series whose scores are scaled or spread differently. With fewer than 10 excesses
+    (under about 500 scores) no tail can be fitted and τ is the largest score.
+
+    Raises:
+        ValueError: if `scores` is empty or not finite, or `risk` or `initial` is outside (0, 1).
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if scores.size == 0 or not np.isfinite(scores).all():
+        raise ValueError(f"scores must be one or more finite numbers; received {scores.size} "
+                         f"({int((~np.isfinite(scores)).sum())} not finite)")
+    for name, value in (("risk", risk), ("initial", initial)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be a number in (0, 1); received {value!r}")
+    t = float(np.quantile(scores, initial))
+    excesses = np.sort(scores[scores > t] - t)
+    if excesses.size < 10:
+        return float(scores.max())
+    xi, sigma = gpd_pwm(excesses)
+    ratio = risk * scores.size / excesses.size
+    if abs(xi) < 1e-9:
+        return t - sigma * np.log(ratio)
+    return t + sigma / xi * (ratio ** -xi - 1.0)
+
+
+def gpd_pwm(excesses: np.ndarray) -> tuple[float, float]:
+    """(ξ, σ) of a generalised Pareto distribution by probability-weighted moments (see `pot_threshold`)."""
+    y = np.sort(np.asarray(excesses, dtype=np.float64))
+    p = (np.arange(1, y.size + 1) - 0.35) / y.size
+    a0, a1 = y.mean(), np.mean((1.0 - p) * y)
+    return float(2.0 - a0 / (a0 - 2.0 * a1)), float(2.0 * a0 * a1 / (a0 - 2.0 * a1))
+
+
 def scoring_copy(model: nn.Module) -> nn.Module:
     """A float64 copy on the CPU, in eval mode: scores of batch and streaming agree to rounding."""
     return copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
@@ -219,7 +262,8 @@ def scoring_copy(model: nn.Module) -> nn.Module:
 
 def calibrate_detector(method: str, model: nn.Module | None, values: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
                        train_end: int, normal_until: int, smooth: int, window: int, quantile: float,
-                       margin: float, calibration: np.ndarray | None = None) -> Detector:
+                       margin: float, calibration: np.ndarray | None = None, rule: str = "quantile",
+                       risk: float = 1e-3) -> Detector:
     """A `Detector` whose scales come from the training span and whose threshold from the calibration span.
 
     Args:
@@ -228,7 +272,8 @@ def calibrate_detector(method: str, model: nn.Module | None, values: np.ndarray,
         train_end: points [0, train_end) are the training span: s_c = RMS of their residuals
             (those that have one: from point 1, or W − 1 for reconstruction).
         normal_until: points [train_end, normal_until) are the calibration span: τ is
-            `calibrate_threshold` of their scores with `quantile` and `margin`.
+            `calibrate_threshold` of their scores with `quantile` and `margin` (rule "quantile"),
+            or `pot_threshold` of them with `risk` (rule "pot").
         calibration: (M, C) a normal series of its own to calibrate τ on instead (validation data,
             with train_end = normal_until): its scores from its first point with a residual.
     """
@@ -240,9 +285,15 @@ def calibrate_detector(method: str, model: nn.Module | None, values: np.ndarray,
         held_out = point_scores(residuals, scale, smooth)[train_end:]
     else:
         held_out = point_scores(detector.residuals(detector.standardise(calibration)), scale, smooth)[first:]
-    threshold = calibrate_threshold(held_out, quantile=quantile, margin=margin)
+    if rule == "pot":
+        threshold = pot_threshold(held_out, risk=risk)
+    elif rule == "quantile":
+        threshold = calibrate_threshold(held_out, quantile=quantile, margin=margin)
+    else:
+        raise ValueError(f"rule must be 'quantile' or 'pot'; received {rule!r}")
     return Detector(method, model, detector.mean, detector.std, scale, smooth, threshold, window)
 
 
-__all__ = ["METHODS", "Detector", "calibrate_detector", "calibrate_threshold", "forecast_residuals",
+__all__ = ["METHODS", "Detector", "calibrate_detector", "calibrate_threshold", "forecast_residuals", "gpd_pwm",
+           "pot_threshold",
            "naive_residuals", "point_scores", "reconstruction_residuals", "residual_scale", "scoring_copy"]

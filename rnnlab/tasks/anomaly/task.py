@@ -8,7 +8,9 @@ validation set of training and it calibrates the threshold,
     τ = threshold_margin × quantile_q(scores on the calibration span)     (q = threshold_quantile)
 
 which by default is twice the largest normal score (a calibration span of a few hundred points
-sees less of the normal tail than a test span of thousands will). Every point after the prefix is
+sees less of the normal tail than a test span of thousands will); with `threshold_rule="pot"` τ is
+instead the score a fitted Pareto tail of the calibration scores exceeds with probability
+`threshold_risk` (`detector.pot_threshold`). Every point after the prefix is
 a test point: the metrics (`rnnlab.metrics.detection`) compare its flag and score with its
 label. The naive baseline (r_t = x_t − x_{t−1}) is scaled, smoothed and calibrated the same way.
 The calibration is fitted after training (`finish`) and saved in config.json with the channels
@@ -70,8 +72,14 @@ class AnomalyConfig(RunConfig):
     recon_window: int = field(default=16, metadata={"help": "reconstruction: width W of the autoencoder's windows"})
     latent_size: int = field(default=8, metadata={"help": "reconstruction: size of the latent code"})
     smooth: int = field(default=1, metadata={"help": "average the scores over this many latest points"})
-    threshold_quantile: float = field(default=1.0, metadata={"help": "quantile of the calibration scores (1: max)"})
-    threshold_margin: float = field(default=2.0, metadata={"help": "threshold = margin x that quantile"})
+    threshold_rule: str = field(default="quantile", metadata={"choices": ["quantile", "pot"], "help": "quantile: "
+                                "margin x a quantile of the calibration scores; pot: the score exceeded with "
+                                "probability threshold_risk under a Pareto tail fitted to them (SPOT)"})
+    threshold_quantile: float = field(default=1.0, metadata={"help": "rule quantile: quantile of the calibration "
+                                                                     "scores (1: max)"})
+    threshold_margin: float = field(default=2.0, metadata={"help": "rule quantile: threshold = margin x that quantile"})
+    threshold_risk: float = field(default=1e-3, metadata={"help": "rule pot: the share of normal points expected "
+                                                                  "above the threshold"})
     fill: str | None = field(default=None, metadata={"type": str, "choices": list(FILL_MODES),
                                                      "help": "how to fill missing values (default: an error)"})
 
@@ -87,6 +95,8 @@ class AnomalyConfig(RunConfig):
             raise ValueError(f"threshold_quantile must be in [0, 1]; received {self.threshold_quantile!r}")
         if not self.threshold_margin > 0:
             raise ValueError(f"threshold_margin must be positive; received {self.threshold_margin!r}")
+        if not 0.0 < self.threshold_risk < 1.0:
+            raise ValueError(f"threshold_risk must be in (0, 1); received {self.threshold_risk!r}")
 
     def column_list(self) -> list[str] | None:
         return None if self.columns is None else [c.strip() for c in self.columns.split(",") if c.strip()]
@@ -220,7 +230,8 @@ class AnomalyTask(Task):
         config, spans = self.config, prepared.spans
         options = dict(train_end=spans.train_end, normal_until=spans.normal_until, smooth=config.smooth,
                        window=config.recon_window, quantile=config.threshold_quantile,
-                       margin=config.threshold_margin, calibration=prepared.calibration)
+                       margin=config.threshold_margin, calibration=prepared.calibration, rule=config.threshold_rule,
+                       risk=config.threshold_risk)
         values = prepared.series.values
         self.calibration = {
             "model": calibrate_detector(config.method, scoring_copy(model), values, self.mean, self.std,

@@ -110,3 +110,51 @@ def test_a_detector_round_trips_through_its_dict_and_scores_with_a_float64_copy(
     copied = Detector.from_dict(detector.to_dict(), "forecast", scoring_copy(model), smooth=1, window=1)
     np.testing.assert_array_equal(copied.scores(values), detector.scores(values))
     assert next(copied.model.parameters()).dtype == torch.float64 and next(model.parameters()).dtype == torch.float32
+
+
+# --- the peaks-over-threshold rule (SPOT) ---------------------------------------------------------------
+
+def test_probability_weighted_moments_recover_a_pareto_tail_as_scipys_fit_does():
+    stats = pytest.importorskip("scipy.stats")
+    from rnnlab.tasks.anomaly.detector import gpd_pwm
+
+    sample = stats.genpareto.rvs(0.2, scale=1.5, size=20000, random_state=np.random.default_rng(0))
+    xi, sigma = gpd_pwm(sample)
+    mle_xi, _, mle_sigma = stats.genpareto.fit(sample, floc=0)
+    assert abs(xi - 0.2) < 0.03 and abs(sigma - 1.5) < 0.05
+    assert abs(xi - mle_xi) < 0.03 and abs(sigma - mle_sigma) < 0.05
+
+
+def test_the_pot_threshold_is_the_tail_quantile_and_scales_with_the_scores():
+    from rnnlab.tasks.anomaly.detector import pot_threshold
+
+    scores = np.random.default_rng(1).exponential(size=20000)
+    tau = pot_threshold(scores, risk=1e-3)
+    assert abs(tau - np.log(1e3)) < 0.1 * np.log(1e3)  # the exponential's 99.9% quantile, 6.91
+    np.testing.assert_allclose(pot_threshold(scores * 37.0, risk=1e-3), 37.0 * tau, rtol=1e-12)
+    assert pot_threshold(scores[:300]) == scores[:300].max()  # too few excesses for a tail: the maximum
+    with pytest.raises(ValueError, match=r"risk must be a number in \(0, 1\); received 0"):
+        pot_threshold(scores, risk=0)
+    with pytest.raises(ValueError, match=r"scores must be one or more finite numbers; received 2 \(1 not finite\)"):
+        pot_threshold([1.0, np.nan])
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "student_t"])
+@pytest.mark.parametrize("scale", [0.01, 100.0])
+def test_the_pot_rule_flags_known_spikes_and_few_normal_points_whatever_the_scale(noise, scale):
+    from rnnlab.tasks.anomaly.detector import calibrate_detector
+
+    rng = np.random.default_rng(2)
+    n, prefix = 8000, 4000
+    steps = rng.standard_normal(n) if noise == "gaussian" else rng.standard_t(5, n)
+    values = np.cumsum(steps * scale)[:, None]
+    spikes = np.arange(prefix + 200, n, 400)
+    values[spikes] += 12 * scale  # a jump up and straight back: two naive residuals of 12 steps' size
+    detector = calibrate_detector("naive", None, values, values[:prefix].mean(0), values[:prefix].std(0),
+                                  train_end=2000, normal_until=prefix, smooth=1, window=1, quantile=1.0,
+                                  margin=2.0, rule="pot", risk=1e-3)
+    flags = detector.flags(detector.scores(values))[prefix:]
+    anomalous = np.zeros(n - prefix, dtype=bool)
+    anomalous[np.concatenate([spikes, spikes + 1]) - prefix] = True
+    assert flags[spikes - prefix].all()
+    assert flags[~anomalous].mean() < 0.005

@@ -116,3 +116,11 @@ def test_columns_choose_the_channels(build, tmp_path):
     detector = AnomalyDetector(**TINY).fit(data, columns=["b"], normal_until=200)
     assert detector.channels_ == ["b"] and detector.task_.config.columns == "b"
     np.testing.assert_array_equal(detector.scores(data), detector.scores(data[["b"]]))
+
+
+def test_the_pot_threshold_rule_is_a_setting_that_saves_and_checks_its_risk(sensor, tmp_path):
+    detector = AnomalyDetector(threshold_rule="pot", **TINY).fit(str(sensor), normal_until=200)
+    loaded = AnomalyDetector.load(detector.save(tmp_path / "run"))
+    assert loaded.get_params()["threshold_rule"] == "pot" and loaded.threshold_ == detector.threshold_
+    with pytest.raises(ValueError, match=r"threshold_risk must be in \(0, 1\); received 1.5"):
+        AnomalyDetector(threshold_rule="pot", threshold_risk=1.5, **TINY).fit(str(sensor), normal_until=200)
