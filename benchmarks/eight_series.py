@@ -82,7 +82,7 @@ from pathlib import Path
 import numpy as np
 
 from benchinfo import cpu_model, git_revision
-from m3 import compact_json, format_table, load_average, parse_list, parse_settings, series_mase
+from m3 import compact_json, format_table, load_average, log, parse_list, parse_settings, series_mase
 
 import rnnlab  # m3 has put the checkout on sys.path if rnnlab is not installed
 from rnnlab.tasks.forecast.panel_task import HORIZONS, SEASONS
@@ -95,10 +95,6 @@ METHODS = (*PEERS, *RNNLAB)
 DEFAULT_OUT = Path("benchmarks/results/eight_series.json")
 QUICK_PANEL = {"epochs": 2, "steps_per_epoch": 5}   # --quick: a smoke run's budget, not a result
 QUICK_SINGLE = {"epochs": 2}
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- data ---------------------------------------------------------------------------------------

@@ -115,6 +115,8 @@ except ImportError:  # run from a checkout without an install: benchmarks/ is sy
 
 from rnnlab.tasks.classify_series.baselines import nearest_neighbour_dtw, nearest_neighbour_ed, resample
 
+from m3 import parse_list, parse_settings  # the benchmarks' one reading of list and key=value options
+
 TORCH_THREADS = torch.get_num_threads()  # as OMP_NUM_THREADS set it, before aeon's numba runs
 
 CELLS = ("rnn", "lstm", "gru")
@@ -586,30 +588,9 @@ def versions() -> dict:
     return found
 
 
-def parse_list(text: str, allowed, option: str) -> list[str]:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    unknown = [item for item in items if item not in allowed]
-    if not items or unknown:
-        raise SystemExit(f"{option} takes a comma-separated list of {', '.join(allowed)}; received {text!r}")
-    return items
-
-
-def parse_settings(text: str) -> dict:
-    """'key=value,...' → {key: value}, each value an int, a float, true/false or a word."""
-    settings = {}
-    for item in filter(None, (i.strip() for i in text.split(","))):
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip():
-            raise SystemExit(f"--settings takes key=value pairs separated by commas; received {item!r}")
-        value = value.strip()
-        for kind in (int, float):
-            try:
-                value = kind(value)
-                break
-            except ValueError:
-                pass
-        settings[key.strip()] = {"true": True, "false": False}.get(value.lower(), value) if isinstance(value, str) \
-            else value
+def parse_cell_settings(text: str) -> dict:
+    """m3.py's --settings, without the two that --methods and --seeds give."""
+    settings = parse_settings(text)
     if "model" in settings or "seed" in settings:
         raise SystemExit("--settings: the cell and the seed come from --methods and --seeds")
     return settings
@@ -638,7 +619,7 @@ def parse_args(argv) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.datasets = parse_list(args.datasets, tuple(SOURCES), "--datasets")
     args.methods = parse_list(args.methods, METHODS, "--methods")
-    args.settings = parse_settings(args.settings)
+    args.settings = parse_cell_settings(args.settings)
     if args.seeds < 1 or args.jobs < 1 or (args.subsample is not None and args.subsample < 1):
         parser.error("--seeds, --jobs and --subsample must be >= 1")
     if args.dtw_window is not None and not 0.0 <= args.dtw_window <= 1.0:
