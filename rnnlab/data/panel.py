@@ -445,7 +445,7 @@ def _missing(cell) -> bool:
 
 
 def _number(where: _Rows, name: str, k: int, cell) -> float:
-    if cell is None or type(cell).__name__ in ("NAType", "NaTType"):
+    if _missing(cell):
         return np.nan
     if isinstance(cell, str):
         if cell.strip().lower() in MISSING_CELLS:

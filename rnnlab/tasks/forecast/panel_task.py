@@ -290,12 +290,15 @@ class PanelTask(Task):
     def static(self, panel: Panel) -> np.ndarray:
         """Each series' index in the id embedding (0 without one): (N,); with static columns,
         (N, 1 + S): the index, then each column's category index."""
-        index = (np.array([self.ids.index(i) for i in panel.ids], dtype=np.int64) if self.config.id_embedding
+        def codes(known: list[str], values) -> list[int]:  # one dict per call: list.index would be O(N) a lookup
+            position = {value: k for k, value in enumerate(known)}
+            return [position[v] for v in values]
+        index = (np.array(codes(self.ids, panel.ids), dtype=np.int64) if self.config.id_embedding
                  else np.zeros(len(panel), dtype=np.int64))
         if not self.categories:
             return index
-        codes = [[known.index(c) for c in panel.statics[name]] for name, known in self.categories.items()]
-        return np.column_stack([index, *codes]).astype(np.int64)
+        columns = [codes(known, panel.statics[name]) for name, known in self.categories.items()]
+        return np.column_stack([index, *columns]).astype(np.int64)
 
     def windows(self, panel: Panel, ends: np.ndarray, future: Panel | None = None, argument: str = "data",
                 forecast: bool = False) -> Windows:
