@@ -14,6 +14,20 @@ distinct scores, P_k and R_k the precision and recall of flagging every point sc
 k-th; tied points are one threshold (scikit-learn's `average_precision_score`). Without ties it is
 Σ_k P@k · label_k / #anomalies.
 
+Range-based precision and recall (Tatbul et al. 2018, "Precision and recall for time series";
+the `range_` metrics) score segments, not points. With the labelled segments R_1..R_m and the
+flagged ones P_1..P_n (maximal runs of flags):
+
+    recall_T    = (1/m) Σ_i [α·1(R_i meets some P_j) + (1 − α)·γ(R_i)·Σ_j |R_i ∩ P_j| / |R_i|]
+    precision_T = (1/n) Σ_j γ(P_j)·Σ_i |P_j ∩ R_i| / |P_j|
+
+with flat positional bias and the reciprocal cardinality γ(S) = 1/(number of segments of the other
+side that S meets), 1 when it meets at most one; α = 0 (no reward for mere existence) in both,
+as aeon's `range_precision` and `range_recall` at their defaults. A detector that flags one
+long run across several short anomalies, or many short runs inside one, is marked down, which
+point-wise and point-adjusted counts do not do; they are 0 when nothing is flagged (precision)
+or nothing is labelled (recall).
+
 The UCR check (Wu & Keogh 2021, the KDD-21 UCR anomaly archive): the single highest-scoring point
 is a hit when it lies within a labelled segment [b, e] widened by max(100, e − b + 1) points on each
 side.
@@ -25,7 +39,8 @@ import numpy as np
 
 UCR_TOLERANCE = 100  # the archive's minimum slack, in points, on each side of the anomaly
 # The metrics shown in tables (all of them are in the JSON), in this order.
-METRIC_NAMES = ("precision", "recall", "f1", "pa_f1", "average_precision", "flagged", "ucr_hit", "top_index")
+METRIC_NAMES = ("precision", "recall", "f1", "pa_f1", "range_f1", "average_precision", "flagged", "ucr_hit",
+                "top_index")
 
 
 def _check(name: str, values: np.ndarray, length: int | None = None) -> np.ndarray:
@@ -94,6 +109,43 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def range_precision_recall(flags: np.ndarray, labels: np.ndarray, *, alpha: float = 0.0) -> dict[str, float]:
+    """Range-based precision, recall and F1 of 0/1 `flags` against 0/1 `labels`, both (N,) (see above).
+
+    Args:
+        alpha: the recall's existence reward α in [0, 1] (precision has none).
+
+    Returns:
+        {"range_precision", "range_recall", "range_f1"}.
+    """
+    flags = _check("flags", flags).astype(bool)
+    labels = _labels(labels, len(flags))
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1]; received {alpha!r}")
+    real, predicted = segments(labels), segments(flags)
+    precision = _range_mean(predicted, real, 0.0)
+    recall = _range_mean(real, predicted, alpha)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return {"range_precision": precision, "range_recall": recall, "range_f1": f1}
+
+
+def _range_mean(ranges: list[tuple[int, int]], others: list[tuple[int, int]], alpha: float) -> float:
+    """(1/|ranges|) Σ over ranges S of α·1(S meets others) + (1 − α)·γ(S)·Σ_o |S ∩ o| / |S|; 0 without ranges."""
+    if not ranges or not others:
+        return 0.0
+    begins = np.array([b for b, _ in others])
+    ends = np.array([e for _, e in others])
+    total = 0.0
+    for begin, end in ranges:
+        overlaps = np.minimum(ends, end) - np.maximum(begins, begin) + 1   # |S ∩ o| for every o (≤ 0: apart)
+        overlaps = overlaps[overlaps > 0]
+        if overlaps.size == 0:
+            continue
+        gamma = 1.0 / overlaps.size
+        total += alpha + (1.0 - alpha) * gamma * overlaps.sum() / (end - begin + 1)
+    return total / len(ranges)
+
+
 def ucr_check(scores: np.ndarray, labels: np.ndarray, *, offset: int = 0) -> dict:
     """Whether the top-scoring point falls in a labelled segment, widened by the UCR tolerance.
 
@@ -132,7 +184,7 @@ def detection_metrics(scores: np.ndarray, flags: np.ndarray, labels: np.ndarray 
     point = precision_recall_f1(flags, labels)
     adjusted = precision_recall_f1(point_adjust(flags, labels), labels)
     return {**point, **{f"pa_{name}": value for name, value in adjusted.items()},
-            "average_precision": average_precision(scores, labels), "flagged": int(flags.sum()),
+            **range_precision_recall(flags, labels), "average_precision": average_precision(scores, labels), "flagged": int(flags.sum()),
             **ucr_check(scores, labels, offset=offset)}
 
 
@@ -147,5 +199,5 @@ def format_metrics(metrics: dict[str, dict]) -> list[str]:
     return rows
 
 
-__all__ = ["UCR_TOLERANCE", "METRIC_NAMES", "format_metrics", "segments", "precision_recall_f1", "point_adjust", "average_precision", "ucr_check",
-           "detection_metrics"]
+__all__ = ["UCR_TOLERANCE", "METRIC_NAMES", "format_metrics", "segments", "precision_recall_f1", "point_adjust",
+           "average_precision", "range_precision_recall", "ucr_check", "detection_metrics"]

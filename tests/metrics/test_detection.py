@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlab.metrics.detection import (average_precision, detection_metrics, format_metrics, point_adjust,
-                                          precision_recall_f1, segments, ucr_check)
+                                          precision_recall_f1, range_precision_recall, segments, ucr_check)
 
 
 def test_segments_are_maximal_runs_of_ones():
@@ -29,6 +29,41 @@ def test_point_adjust_completes_found_segments_only():
     labels = np.array([0, 1, 1, 1, 0, 1, 1, 0])
     flags = np.array([1, 0, 1, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(point_adjust(flags, labels), [1, 1, 1, 1, 0, 0, 0, 0])
+
+
+def test_range_metrics_share_credit_by_overlap_and_penalise_fragmentation():
+    labels = np.array([0, 1, 1, 1, 1, 0, 0, 1, 1, 0])            # R1 = [1, 4], R2 = [7, 8]
+    # one flagged run [3, 8] covering half of R1 and all of R2: it meets two segments (γ = 1/2)
+    flags = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 0])
+    result = range_precision_recall(flags, labels)
+    assert result["range_precision"] == pytest.approx(0.5 * (2 + 2) / 6)            # γ (|∩R1| + |∩R2|) / |P|
+    assert result["range_recall"] == pytest.approx((2 / 4 + 2 / 2) / 2)             # each R meets one P
+    # R1 found as two fragments [1, 1] and [3, 4]: recall of R1 is γ = 1/2 of the 3/4 covered
+    fragments = np.array([0, 1, 0, 1, 1, 0, 0, 0, 0, 0])
+    split = range_precision_recall(fragments, labels)
+    assert split["range_recall"] == pytest.approx((0.5 * 3 / 4 + 0.0) / 2)
+    assert split["range_precision"] == pytest.approx(1.0)                           # both fragments inside R1
+    existence = range_precision_recall(fragments, labels, alpha=1.0)                 # existence alone: R1 met
+    assert existence["range_recall"] == pytest.approx(0.5)
+    assert range_precision_recall(np.zeros(10), labels) == {"range_precision": 0.0, "range_recall": 0.0,
+                                                               "range_f1": 0.0}
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]; received 2"):
+        range_precision_recall(flags, labels, alpha=2)
+
+
+def test_range_metrics_equal_aeon_on_random_flags():
+    metrics = pytest.importorskip("aeon.benchmarking.metrics.anomaly_detection")
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(5, 50))
+        labels = (rng.random(n) < rng.uniform(0.1, 0.5)).astype(int)
+        flags = (rng.random(n) < rng.uniform(0.1, 0.5)).astype(int)
+        if not labels.any() or not flags.any():
+            continue
+        alpha = float(rng.choice([0.0, 0.5]))
+        ours = range_precision_recall(flags, labels, alpha=alpha)
+        assert ours["range_precision"] == pytest.approx(metrics.range_precision(labels, flags))
+        assert ours["range_recall"] == pytest.approx(metrics.range_recall(labels, flags, alpha=alpha))
 
 
 def test_average_precision_rewards_ranking_anomalies_first():
@@ -85,8 +120,9 @@ def test_detection_metrics_with_and_without_labels():
     result = detection_metrics(scores, flags, labels, offset=10)
     assert result["precision"] == 1.0 and result["recall"] == 0.5 and result["pa_recall"] == 1.0
     assert result["top_index"] == 12 and result["ucr_hit"] and result["flagged"] == 1
+    assert result["range_precision"] == 1.0 and result["range_recall"] == 0.5     # one run, half the segment
     assert detection_metrics(scores, flags, None) == {"flagged": 1, "top_index": 2}
     lines = format_metrics({"model": result, "naive": result})
-    assert lines[0].split() == ["precision", "recall", "f1", "pa_f1", "average_precision", "flagged", "ucr_hit",
-                                "top_index"]
+    assert lines[0].split() == ["precision", "recall", "f1", "pa_f1", "range_f1", "average_precision", "flagged",
+                                "ucr_hit", "top_index"]
     assert lines[1].split()[0] == "model" and lines[1].split()[-2:] == ["True", "12"]
