@@ -104,7 +104,9 @@ def fill_missing(values: np.ndarray, fill: str | None, where: str) -> np.ndarray
     if not missing.any():
         return values
     if fill is None:
-        raise DataError(f"{where}: {int(missing.sum())} missing values; pass fill='ffill', 'interpolate' or 'zero'")
+        step, channel = (int(i) for i in np.argwhere(missing)[0])
+        raise DataError(f"{where}: {int(missing.sum())} missing values, the first at step {step} of channel {channel} "
+                        "(0-based); pass fill='ffill', 'interpolate' or 'zero'")
     if fill == "zero":
         return np.where(missing, 0.0, values)
     steps = np.arange(len(values))

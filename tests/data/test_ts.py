@@ -56,7 +56,7 @@ def test_fill_missing_per_channel(fill, expected):
 
 
 def test_fill_missing_refuses_without_fill_and_an_empty_channel():
-    with pytest.raises(DataError, match=r"^here: 1 missing values; pass fill="):
+    with pytest.raises(DataError, match=r"^here: 1 missing values, the first at step 1 of channel 0 \(0-based\); pass fill="):
         fill_missing(np.array([[1.0], [np.nan]]), None, "here")
     with pytest.raises(DataError, match="channel 0 has no values to ffill from"):
         fill_missing(np.array([[np.nan], [np.nan]]), "ffill", "here")
@@ -78,7 +78,7 @@ def test_fill_missing_refuses_without_fill_and_an_empty_channel():
     ("empty channel", HEADER + [":1:up"], r"line 10: channel 0 is empty \(a sequence of length 0\)"),
     ("series length", ["@equalLength true", "@seriesLength 3", "@classLabel true a", "@data", "1,2:a"],
      r"channel lengths \[2\] differ from @seriesLength 3"),
-    ("missing without fill", HEADER + ["1,?:3,4:up"], r"line 10: 1 missing values; pass fill="),
+    ("missing without fill", HEADER + ["1,?:3,4:up"], r"line 10: 1 missing values, the first at step 1 of channel 0 \(0-based\); pass fill="),
     ("no cases", HEADER, "no cases after @data"),
 ])
 def test_read_ts_errors_name_the_file_line_and_value(tmp_path, case, lines, message):

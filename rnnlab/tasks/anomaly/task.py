@@ -174,6 +174,10 @@ class AnomalyTask(Task):
         spans = self.spans if fitted else windows.split(config, series, data, calibration is not None)
         if not fitted:
             train = series.values[: spans.train_end]
+            if np.ptp(train, axis=0).max() == 0:   # a flat normal prefix: any change at all would be anomalous
+                raise DataError(f"{quoted(data)}: the training span (the first {spans.train_end} points) is constant "
+                                f"in every channel (received {train[0].tolist()}); a detector needs normal data that "
+                                "varies")
             self.mean, self.std = train.mean(axis=0), train.std(axis=0)
             self.std = np.where(self.std > 0, self.std, 1.0)
         xs = (series.values - self.mean) / self.std

@@ -56,8 +56,10 @@ def read_sequences(data: Any, labels: Any = None, *, split: str = "train", fill:
     else:
         series = _arrays(data, argument)
         ids, channels = [str(i) for i in range(1, len(series) + 1)], [f"dim_{c}" for c in range(series[0].shape[1])]
-    series = [fill_missing(values, fill, f"{where}: sequence {sequence_id!r}") for values, sequence_id in
-              zip(series, ids)]
+    in_memory = not is_pandas(data, "DataFrame")   # an array's or list's sequences are named by position from 1
+    series = [fill_missing(values, fill, f"{where}: sequence {sequence_id!r}"
+                                         + (f" ({argument}[{index}])" if in_memory else ""))
+              for index, (values, sequence_id) in enumerate(zip(series, ids))]
     if labels is None:
         return LabelledSeries(series, None, tuple(channels), tuple(ids), (), where), "str"
     strings, kind = label_strings(labels)

@@ -169,7 +169,12 @@ class ClassifySeriesTask(ClassifierTask):
             fit_rows, val_rows = np.sort(np.concatenate([fit_rows, val_rows])), np.array([], dtype=np.int64)
         if self.scaler is None:
             self.classes, self.label_kind, self.channels = classes, kind, list(train.channels)
-            self.scaler = Scaler.fit(np.concatenate([self._own(train.series[i]) for i in fit_rows]), target_index=0)
+            fitting = np.concatenate([self._own(train.series[i]) for i in fit_rows])
+            if np.ptp(fitting, axis=0).max() == 0:   # nothing varies: no feature can tell the classes apart
+                each = " after each sequence's own z-normalisation (znormalise=True)" if config.znormalise else ""
+                raise DataError(f"{train.source}: every training sequence holds one constant value in every "
+                                f"channel{each} (received {fitting[0].tolist()}); there is nothing to classify by")
+            self.scaler = Scaler.fit(fitting, target_index=0)
             self.majority = majority_class([train.labels[i] for i in fit_rows])
             self.resample_length = int(max(len(train.series[i]) for i in np.concatenate([fit_rows, val_rows])))
             self.split_sizes = {"train": len(fit_rows), "val": len(val_rows), "test": len(test_rows)}

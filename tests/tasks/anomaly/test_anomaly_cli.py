@@ -86,8 +86,12 @@ def _bad_inputs(tmp_path: Path, build) -> dict[str, tuple[list[str], str]]:
     early = build.sensor_csv(tmp_path / "early.csv")
     latin = tmp_path / "latin.csv"
     latin.write_bytes("\n".join(lines[:4] + ["t0003,2.5 \xb0C,0"] + lines[5:]).encode("latin-1"))
+    flat = tmp_path / "flat.csv"
+    flat.write_text("\n".join(lines[:1] + [",".join([line.split(",")[0], "3.5", line.split(",")[2]])
+                                            for line in lines[1:]]) + "\n")
     out = tmp_path / "run"
     return {
+        "constant series": (train_args(flat, out), "is constant in every channel (received [3.5])"),
         "NaN without --fill": (train_args(nan, out), "missing cells"),
         "length 0": (train_args(header_only, out), "no data rows"),
         "file without --normal-until": ([a for a in train_args(good, out) if a not in ("--normal-until", "200")],
@@ -102,7 +106,7 @@ def _bad_inputs(tmp_path: Path, build) -> dict[str, tuple[list[str], str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["NaN without --fill", "length 0", "file without --normal-until",
+@pytest.mark.parametrize("case", ["constant series", "NaN without --fill", "length 0", "file without --normal-until",
                                   "anomaly inside the normal prefix", "missing file", "normal prefix too short",
                                   "bidirectional", "not UTF-8"])
 def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, capsys, build, case):

@@ -145,7 +145,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
         "sequence of length 0": (train_args(variant("empty.ts", 9, ":1:rise"), out),
                                  "line 10: channel 0 is empty (a sequence of length 0)"),
         "missing value without fill": (train_args(variant("missing.ts", 9, "1,?:3,4:rise"), out),
-                                       "line 10: 1 missing values; pass fill="),
+                                       "line 10: 1 missing values, the first at step 1 of channel 0 (0-based); pass fill="),
         "label changes in a sequence": (train_args(changing, out),
                                         "line 4: label 'fall' differs from 'rise' (line 2) within sequence 's0'"),
         "no labels to train on": (train_args(unlabelled, out), "has no labels"),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rnnlab import SeriesClassifier
+from rnnlab.data.errors import DataError
 from rnnlab.tasks import load
 
 OLD_RUN = Path(__file__).parent / "old_run"  # written by `rnnlab train classify-series` before the task was a package
@@ -81,9 +82,24 @@ def test_bad_data_is_one_clear_error_naming_the_argument(fitted):
         fitted.predict(np.ones((2, 5, 3)))
     broken = X.copy()
     broken[3, 4, 1] = np.nan
-    with pytest.raises(Exception, match="sequence '4': 1 missing values; pass fill="):
+    with pytest.raises(Exception, match=r"sequence '4' \(data\[3\]\): 1 missing values, the first at step 4 of channel 1"):
         SeriesClassifier(**TINY).fit(broken, y)
     assert SeriesClassifier(**{**TINY, "epochs": 1}).fit(broken, y, fill="interpolate").task_.config.fill == "interpolate"
+    with pytest.raises(DataError, match=r"training needs at least 2 labels; its training split has \['0'\]"):
+        SeriesClassifier(**TINY).fit(X, np.zeros(len(X), dtype=int))
+    with pytest.raises(DataError, match=r"every training sequence holds one constant value in every channel "
+                                        r"\(received \[2.0, 2.0\]\); there is nothing to classify by"):
+        SeriesClassifier(**TINY).fit(np.full_like(X, 2.0), y)
+    levels = np.zeros_like(X) + np.arange(len(X))[:, None, None]   # constant sequences at different levels
+    with pytest.raises(DataError, match=r"in every channel after each sequence's own z-normalisation"):
+        SeriesClassifier(**TINY, znormalise=True).fit(levels, y)
+
+
+def test_one_constant_sequence_z_normalises_to_zeros_and_trains():
+    X, y = sequences(20)
+    X[5] = 7.0                                                      # flat in both channels
+    model = SeriesClassifier(**{**TINY, "epochs": 1}, znormalise=True).fit(X, y)
+    assert np.isfinite(model.predict_proba(X)).all()
 
 
 def test_a_saved_run_fitted_in_memory_predicts_but_cannot_rescore_its_own_data(fitted, tmp_path):
