@@ -578,9 +578,9 @@ def machine(load_at_start) -> dict:
             "load_average_at_end": load_average(), "platform": platform.platform(), "python": platform.python_version()}
 
 
-def versions() -> dict:
+def versions(packages=("numpy", "torch", "aeon", "numba", "scikit-learn", "sktime", "seglearn")) -> dict:
     found = {"rnnlab": rnnlab.__version__, "revision": git_revision()}
-    for package in ("numpy", "torch", "aeon", "numba", "scikit-learn", "sktime", "seglearn"):
+    for package in packages:
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
