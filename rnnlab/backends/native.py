@@ -61,7 +61,9 @@ def run(spec: LayerSpec, xs: Tensor, initial: tuple[Tensor, ...], lengths: Tenso
     kernel = _KERNELS[spec.mode]
     weights = list(spec.weights)
     options = (spec.bias, spec.num_layers, spec.dropout, spec.training, spec.bidirectional)
-    if lengths is None:
+    # Every row full length: nothing to pack. Packing costs torch's CPU kernels 1.2x (LSTM) to 5.6x (GRU)
+    # a training step on a bidirectional layer (T = 427, B = 32), and the results are the same.
+    if lengths is None or bool((lengths == xs.shape[0]).all()):
         ys, *final = kernel(xs, _hx(spec, initial), weights, *options, False)
         return ys, tuple(final)
 
