@@ -85,7 +85,7 @@ from pathlib import Path
 import numpy as np
 
 from m3 import parse_list, parse_settings
-from ucr import load_average, log, machine, package_file, versions
+from ucr import cpu_seconds, load_average, log, machine, package_file, versions
 
 import rnnlab
 from rnnlab.metrics.detection import detection_metrics, segments
@@ -229,10 +229,6 @@ def evaluate(case: Case, scores: np.ndarray, default_rule: str) -> dict:
     return result
 
 
-def cpu_seconds() -> float:
-    return time.process_time()
-
-
 def fit_detector(case: Case, method: str, seed: int, settings: dict) -> dict:
     """rnnlab's detector and the fitted task's naive detector, scored on the whole series."""
     clock, cpu = time.perf_counter(), cpu_seconds()
@@ -243,8 +239,9 @@ def fit_detector(case: Case, method: str, seed: int, settings: dict) -> dict:
     if (task.spans.train_end, task.spans.normal_until) != (case.train_end, case.normal_until):
         raise RuntimeError(f"{case.name}: the task split the prefix at {task.spans}, not at {case.train_end}")
     config = task.config
-    rule = ("2max" if (config.threshold_quantile, config.threshold_margin) == (1.0, 2.0) else None) \
-        if config.threshold_rule == "quantile" else ("pot_1e-3" if config.threshold_risk == 1e-3 else None)
+    rule = {("quantile", 1.0, 2.0, config.threshold_risk): "2max",
+            ("pot", config.threshold_quantile, config.threshold_margin, 1e-3): "pot_1e-3"}.get(
+        (config.threshold_rule, config.threshold_quantile, config.threshold_margin, config.threshold_risk))
     if rule is None:
         raise SystemExit("--settings: this script reproduces the thresholds of quantile 1 x margin 2 and of pot at "
                          "risk 1e-3 only")
@@ -327,8 +324,9 @@ def run_case(case: Case, args) -> dict:
         results[method] = mean_over_seeds([run["model"] for run in per_seed])
         if "naive" not in results and "naive" in args.methods:
             results["naive"] = per_seed[0]["naive"]   # deterministic: the same for every seed and method
-        log(f"{case.name:>18} {method:>14}: F1 {results[method]['f1']:.3f}, AP {results[method]['average_precision']:.3f}"
-            f", UCR hit {results[method]['ucr_hit']:.2f} ({results[method]['wall_s']:.0f} s)")
+        found = results[method]
+        log(f"{case.name:>18} {method:>14}: F1 {found['f1']:.3f}, AP {found['average_precision']:.3f}, "
+            f"UCR hit {found['ucr_hit']:.2f} ({found['wall_s']:.0f} s)")
     if "discord" in args.methods:
         try:
             results["discord"] = discord(case, default_rule or "2max")

@@ -130,7 +130,7 @@ def range_precision_recall(flags: np.ndarray, labels: np.ndarray, *, alpha: floa
 
 
 def _range_mean(ranges: list[tuple[int, int]], others: list[tuple[int, int]], alpha: float) -> float:
-    """(1/|ranges|) Σ over ranges S of α·1(S meets others) + (1 − α)·γ(S)·Σ_o |S ∩ o| / |S|; 0 without ranges."""
+    """(1/|ranges|) Σ_S [α·1(S meets others) + (1 − α)·γ(S)·Σ_o |S ∩ o| / |S|]; 0 without ranges."""
     if not ranges or not others:
         return 0.0
     begins = np.array([b for b, _ in others])
@@ -184,7 +184,8 @@ def detection_metrics(scores: np.ndarray, flags: np.ndarray, labels: np.ndarray 
     point = precision_recall_f1(flags, labels)
     adjusted = precision_recall_f1(point_adjust(flags, labels), labels)
     return {**point, **{f"pa_{name}": value for name, value in adjusted.items()},
-            **range_precision_recall(flags, labels), "average_precision": average_precision(scores, labels), "flagged": int(flags.sum()),
+            **range_precision_recall(flags, labels), "average_precision": average_precision(scores, labels),
+            "flagged": int(flags.sum()),
             **ucr_check(scores, labels, offset=offset)}
 
 

@@ -82,7 +82,8 @@ def test_bad_data_is_one_clear_error_naming_the_argument(fitted):
         fitted.predict(np.ones((2, 5, 3)))
     broken = X.copy()
     broken[3, 4, 1] = np.nan
-    with pytest.raises(Exception, match=r"sequence '4' \(data\[3\]\): 1 missing values, the first at step 4 of channel 1"):
+    with pytest.raises(Exception, match=r"sequence '4' \(data\[3\]\): 1 missing values, the first at step 4 "
+                                        r"of channel 1"):
         SeriesClassifier(**TINY).fit(broken, y)
     assert SeriesClassifier(**{**TINY, "epochs": 1}).fit(broken, y, fill="interpolate").task_.config.fill == "interpolate"
     with pytest.raises(DataError, match=r"training needs at least 2 labels; its training split has \['0'\]"):
