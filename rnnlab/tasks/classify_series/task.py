@@ -77,6 +77,9 @@ class ClassifySeriesConfig(RunConfig):
     znormalise: bool = field(default=False, metadata={"help": "z-normalise each sequence by its own mean and "
                                                               "spread per channel first (the UCR archive's "
                                                               "convention)"})
+    conv_branch: bool = field(default=False, metadata={"help": "add LSTM-FCN's convolutional branch (three "
+                                                                 "conv-batch-norm-ReLU blocks, average pooled) "
+                                                                 "beside the recurrent encoder"})
     val_fraction: float = field(default=0.2, metadata={"help": "share of each training class for validation"})
     test_fraction: float = field(default=0.2, metadata={"help": "share of each class for testing, when the test "
                                                                 "split is carved from --data"})
@@ -203,7 +206,7 @@ class ClassifySeriesTask(ClassifierTask):
         return SeriesClassifierNetwork(len(self.channels), len(self.classes), cell=config.model,
                                        hidden_size=config.hidden_size, num_layers=config.num_layers,
                                        bidirectional=config.bidirectional, dropout=config.dropout,
-                                       pooling=config.pooling)
+                                       pooling=config.pooling, conv_branch=config.conv_branch)
 
     def train_batches(self, prepared: Prepared, epoch: int, generator: torch.Generator):
         return series_batches(*prepared.encoded["train"], self.config.batch_size, generator=generator)
