@@ -23,11 +23,15 @@ class RunConfig:
     A task's config subclasses this and adds its data and model fields; a subclass may redeclare
     a field to change its default (the field keeps its place). `POSITIVE` names the integer
     fields that must be ≥ 1 and `DATA` the fields that say what to read; a subclass extends them.
+    `OLDER_RUNS` maps a setting added after runs were saved without it to the value those runs
+    were trained with, which a loaded run takes when its config.json lacks it (a later default
+    must not change what an old run's weights mean).
     A field's metadata gives its command-line `help`, and `choices` or `type` where needed.
     """
 
     POSITIVE = ("hidden_size", "num_layers", "batch_size", "epochs")
     DATA = ()  # not annotated: a class constant, not a setting (as POSITIVE)
+    OLDER_RUNS = {}  # not annotated: a class constant, not a setting
 
     model: str = field(default="lstm", metadata={"choices": ["rnn", "lstm", "gru"], "help": "recurrent cell"})
     hidden_size: int = field(default=64, metadata={"help": "hidden units per layer"})

@@ -213,7 +213,8 @@ def load(task_class: type[Task], run_dir: str | Path) -> tuple[Task, torch.nn.Mo
     """
     saved = read_config(run_dir, task_class.name)
     path = Path(run_dir) / "config.json"
-    settings = {k: v for k, v in saved["config"].items() if k not in _RETIRED_SETTINGS}
+    settings = {**task_class.config_class.OLDER_RUNS,
+                **{k: v for k, v in saved["config"].items() if k not in _RETIRED_SETTINGS}}
     known = {item.name for item in dataclasses.fields(task_class.config_class)}
     unknown = sorted(set(settings) - known)
     if unknown:

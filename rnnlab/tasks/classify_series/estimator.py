@@ -21,7 +21,9 @@ from rnnlab.tasks.classify_series.task import ClassifySeriesTask, SeriesInputs
 
 
 class SeriesClassifier(ClassifierEstimator):
-    """Classifies multivariate series of unequal lengths with a (bi)RNN/LSTM/GRU and a pooled encoding.
+    """Classifies multivariate series of unequal lengths with a (bi)RNN/LSTM/GRU and a pooled encoding,
+    beside LSTM-FCN's convolutional branch (`conv_branch=True`, the default; False for the recurrent
+    encoder alone, which can also `step` when it is one-directional).
 
     Settings are the options of `rnnlab train classify-series` (see `help(SeriesClassifier.__init__)`).
     Each channel is standardised with the training split's statistics. `evaluate()` scores the test

@@ -55,6 +55,7 @@ class ClassifySeriesConfig(RunConfig):
     """Everything a series classification run depends on; saved in the run's config.json."""
 
     DATA = ("data", "test_data", "fill")
+    OLDER_RUNS = {"conv_branch": False}  # runs saved before the branch existed were trained without it
 
     model: str = field(default="gru", metadata={"choices": ["rnn", "lstm", "gru"], "help": "recurrent cell"})
     hidden_size: int = field(default=64, metadata={"help": "hidden units per layer"})
@@ -77,7 +78,7 @@ class ClassifySeriesConfig(RunConfig):
     znormalise: bool = field(default=False, metadata={"help": "z-normalise each sequence by its own mean and "
                                                               "spread per channel first (the UCR archive's "
                                                               "convention)"})
-    conv_branch: bool = field(default=False, metadata={"help": "add LSTM-FCN's convolutional branch (three "
+    conv_branch: bool = field(default=True, metadata={"help": "add LSTM-FCN's convolutional branch (three "
                                                                  "conv-batch-norm-ReLU blocks, average pooled) "
                                                                  "beside the recurrent encoder"})
     val_fraction: float = field(default=0.2, metadata={"help": "share of each training class for validation"})

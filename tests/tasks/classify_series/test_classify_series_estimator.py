@@ -129,6 +129,8 @@ def test_a_run_written_by_the_old_code_loads_and_predicts_as_it_did(tmp_path):
     shutil.copytree(OLD_RUN, run)
     classifier = load(run)
     assert type(classifier) is SeriesClassifier and "out" not in classifier.task_.config.__dataclass_fields__
+    assert classifier.task_.config.conv_branch is False and classifier.network_.conv is None  # saved before it
+    assert SeriesClassifier().get_params()["conv_branch"] is True                             # the default now
     metrics, saved = classifier.evaluate()["metrics"], json.loads((run / "test_metrics.json").read_text())
     saved["1nn_ed"] = saved.pop("nearest_neighbour")  # the old code's name for 1-NN-ED; 1-NN-DTW is new
     assert set(metrics) == {*saved, "1nn_dtw"} and {name: metrics[name] for name in saved} == saved
