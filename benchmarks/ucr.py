@@ -30,8 +30,9 @@ that uses of its test data in a publication cite Burns et al. (2018).
 
 Methods, each trained on the training part and scored (accuracy) on the test part:
 - rnn, lstm, gru: `rnnlab.SeriesClassifier(model=cell, seed=s)` at its defaults otherwise
-  (bidirectional, 64 units, max pooling, 100 epochs with early stopping, per-channel standardisation
-  with the training statistics; --settings changes them, and says so in the JSON), fitted on the
+  (bidirectional, 64 units, max pooling, LSTM-FCN's convolutional branch, 100 epochs with early
+  stopping, per-channel standardisation with the training statistics; --settings changes them,
+  and says so in the JSON), fitted on the
   raw sequences (a list of (T_i, C) arrays, unequal lengths as they are) with the test part as
   `test_data`. The estimator carves its own stratified validation split (20% of each class, seeded)
   out of the training part, trains on the rest and keeps the weights of the epoch with the lowest
